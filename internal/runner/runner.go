@@ -1,0 +1,675 @@
+// Package runner starts Bazaar on one machine the way `dapr run -f` would: the
+// servers a component profile needs, the Dapr control plane (sentry for mTLS,
+// placement for actors and workflows), and every service from compose.yaml
+// with its own daprd sidecar, on loopback and on free ports. `make run` and
+// the integration test harness both use it, so tests run what users run.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/bazaar-shop/bazaar/internal/compose"
+)
+
+// Options say what to start and where.
+type Options struct {
+	Compose  *compose.File
+	Profile  string   // component profile; empty means the file's default
+	Services []string // services to start; empty means all
+	DataDir  string   // state, certificates, rendered components
+	DaprBin  string   // folder holding daprd, placement and sentry
+	AppBin   string   // where service binaries are built
+	NoBuild  bool     // AppBin already holds current binaries
+	Env      map[string]string
+	LogLevel string    // daprd log level; empty means the file's
+	Logs     io.Writer // interleaved process output; nil discards it
+	Progress io.Writer // start-up progress and crash reports; nil discards it
+	Color    bool
+	// ReadyTimeout bounds the wait for every service to become healthy.
+	ReadyTimeout time.Duration
+}
+
+// System is a running set of services and their infrastructure.
+type System struct {
+	Profile       string
+	DataDir       string
+	Apps          []*App
+	PlacementAddr string
+	SentryAddr    string
+	NATSURL       string
+	RedisAddr     string
+	RedisPassword string
+	PostgresConn  string
+
+	opts     Options
+	mux      *logMux
+	progress io.Writer
+	ports    *portPool
+	infra    []*process // started in order, stopped in reverse
+	nats     *natsserver.Server
+	anchors  string
+	stopOnce sync.Once
+}
+
+// App is one replica of a service with its sidecar.
+type App struct {
+	Service          string
+	AppID            string
+	Replica          int
+	Protocol         string
+	AppPort          int
+	HTTPPort         int
+	GRPCPort         int
+	InternalGRPCPort int
+	MetricsPort      int
+	// AppToken is what the sidecar presents to the app (APP_API_TOKEN);
+	// APIToken is what the app presents to the sidecar (DAPR_API_TOKEN).
+	AppToken string
+	APIToken string
+
+	health string
+	app    *process
+	dapr   *process
+}
+
+// SidecarURL is the base URL of the app's sidecar HTTP API.
+func (a *App) SidecarURL() string { return fmt.Sprintf("http://127.0.0.1:%d", a.HTTPPort) }
+
+// AppURL is the base URL of the app itself.
+func (a *App) AppURL() string { return fmt.Sprintf("http://127.0.0.1:%d", a.AppPort) }
+
+// Name is the service name, with the replica number when there are several.
+func (a *App) Name() string {
+	if a.Replica == 0 {
+		return a.Service
+	}
+	return fmt.Sprintf("%s-%d", a.Service, a.Replica)
+}
+
+// AppPID and SidecarPID are the current process ids (they change on restart).
+func (a *App) AppPID() int     { return a.app.pid() }
+func (a *App) SidecarPID() int { return a.dapr.pid() }
+
+// Restarts counts how often the app was restarted after a crash.
+func (a *App) Restarts() int { return a.app.restartCount() }
+
+// KillApp ends the app process as a crash would; the runner restarts it.
+func (a *App) KillApp() error { return a.app.kill() }
+
+// Start brings the system up and returns once every service is healthy. On
+// error, everything it had started is stopped again.
+func Start(ctx context.Context, opts Options) (*System, error) {
+	if opts.Compose == nil {
+		return nil, errors.New("runner: no compose file")
+	}
+	profile, prof, err := opts.Compose.Profile(opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	services, err := selectServices(opts.Compose, opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 90 * time.Second
+	}
+	if opts.Logs == nil {
+		opts.Logs = io.Discard
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.AppBin == "" {
+		opts.AppBin = filepath.Join(opts.DataDir, "apps")
+	}
+	for _, dir := range []string{opts.DataDir, opts.AppBin, filepath.Join(opts.DataDir, "state")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkDaprBinaries(opts.DaprBin); err != nil {
+		return nil, err
+	}
+	s := &System{
+		Profile: profile, DataDir: opts.DataDir, opts: opts,
+		mux: newLogMux(opts.Logs, opts.Color), progress: opts.Progress, ports: newPortPool(),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Stop()
+		}
+	}()
+
+	if !opts.NoBuild {
+		if err := s.build(ctx, services); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.startServers(ctx, prof.Requires); err != nil {
+		return nil, err
+	}
+	if err := s.startControlPlane(ctx); err != nil {
+		return nil, err
+	}
+	resources, config, err := s.renderResources(prof)
+	if err != nil {
+		return nil, err
+	}
+	for _, svc := range services {
+		for r := range svc.Replicas {
+			replica := 0
+			if svc.Replicas > 1 {
+				replica = r + 1
+			}
+			a, err := s.startApp(svc, replica, resources, config)
+			if err != nil {
+				return nil, err
+			}
+			s.Apps = append(s.Apps, a)
+		}
+	}
+	if err := s.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.writeState(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+func selectServices(f *compose.File, names []string) ([]compose.Service, error) {
+	if len(names) == 0 {
+		return f.Services, nil
+	}
+	var out []compose.Service
+	for _, n := range names {
+		svc, ok := f.Service(n)
+		if !ok {
+			return nil, fmt.Errorf("%s: no service %q", f.Path, n)
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+func checkDaprBinaries(dir string) error {
+	for _, name := range []string{"daprd", "placement", "sentry"} {
+		p := filepath.Join(dir, name)
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return fmt.Errorf("no Dapr binary at %s: run `make dapr` to build daprd, placement and sentry, or set BAZAAR_DAPR_BIN to a folder that holds them", p)
+		}
+	}
+	return nil
+}
+
+// build compiles every Go project in one `go build`, which shares the work
+// between them and is a no-op link when nothing changed.
+func (s *System) build(ctx context.Context, services []compose.Service) error {
+	var pkgs []string
+	for _, svc := range services {
+		if svc.Project != "" {
+			pkgs = append(pkgs, "./"+strings.TrimPrefix(filepath.Clean(svc.Project), "./"))
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	start := time.Now()
+	fmt.Fprintf(s.progress, "building %d services…\n", len(pkgs))
+	args := append([]string{"build", "-o", s.opts.AppBin + string(filepath.Separator)}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = s.opts.Compose.Dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build services: %v\n%s", err, out)
+	}
+	fmt.Fprintf(s.progress, "built in %s\n", time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+func (s *System) startServers(ctx context.Context, requires []string) error {
+	for _, r := range requires {
+		switch r {
+		case "nats":
+			port, err := s.ports.free()
+			if err != nil {
+				return err
+			}
+			srv, err := startNATS(filepath.Join(s.DataDir, "nats"), port)
+			if err != nil {
+				return err
+			}
+			s.nats, s.NATSURL = srv, srv.ClientURL()
+			fmt.Fprintf(s.progress, "nats       ready on %s (JetStream stream %q)\n", s.NATSURL, StreamName)
+		case "redis":
+			port, err := s.ports.free()
+			if err != nil {
+				return err
+			}
+			s.RedisPassword = s.secret("redis-password")
+			cmd, err := redisCommand(filepath.Join(s.DataDir, "redis"), port, s.RedisPassword)
+			if err != nil {
+				return err
+			}
+			s.RedisAddr = fmt.Sprintf("127.0.0.1:%d", port)
+			if err := s.startInfra(ctx, "redis", cmd, func(ctx context.Context) error { return waitTCP(ctx, s.RedisAddr) }); err != nil {
+				return err
+			}
+		case "postgres":
+			port, err := s.ports.free()
+			if err != nil {
+				return err
+			}
+			password := s.secret("postgres-password")
+			cmd, err := postgresCommand(ctx, filepath.Join(s.DataDir, "postgres", "data"), port, password)
+			if err != nil {
+				return err
+			}
+			s.PostgresConn = fmt.Sprintf("host=127.0.0.1 port=%d user=bazaar password=%s dbname=postgres sslmode=disable", port, password)
+			if err := s.startInfra(ctx, "postgres", cmd, func(ctx context.Context) error {
+				return waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", port))
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// secret returns a generated secret kept in the data folder, so a data folder
+// that outlives a run (make run) keeps working with its own servers.
+func (s *System) secret(name string) string {
+	p := filepath.Join(s.DataDir, "secrets", name)
+	if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	v := randomSecret()
+	_ = os.MkdirAll(filepath.Dir(p), 0o700)
+	_ = os.WriteFile(p, []byte(v), 0o600)
+	return v
+}
+
+func (s *System) startInfra(ctx context.Context, name string, command func() *exec.Cmd, ready func(context.Context) error) error {
+	p := &process{name: name, command: command, out: s.mux.writer(name), events: s.progress, restart: true}
+	if err := p.start(); err != nil {
+		return err
+	}
+	s.infra = append(s.infra, p)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := ready(ctx); err != nil {
+		return fmt.Errorf("%s did not become ready: %w", name, err)
+	}
+	fmt.Fprintf(s.progress, "%-10s ready\n", name)
+	return nil
+}
+
+// startControlPlane runs sentry (mTLS between sidecars; it creates its CA on
+// first run) and placement (actors, hence workflows) over mTLS.
+func (s *System) startControlPlane(ctx context.Context) error {
+	ext := s.opts.Compose.Dapr()
+	bin := s.opts.DaprBin
+	logLevel := s.logLevel()
+	if compose.On(ext.Sentry, true) {
+		pki := filepath.Join(s.DataDir, "pki")
+		if err := os.MkdirAll(pki, 0o700); err != nil {
+			return err
+		}
+		cfg := filepath.Join(s.DataDir, "sentry.yaml")
+		if err := os.WriteFile(cfg, []byte(sentryConfig), 0o600); err != nil {
+			return err
+		}
+		port, health, err := s.twoPorts()
+		if err != nil {
+			return err
+		}
+		s.SentryAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		cmd := func() *exec.Cmd {
+			return exec.Command(filepath.Join(bin, "sentry"), "--config", cfg, "--issuer-credentials", pki,
+				"--trust-domain", "localhost", "--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
+				"--healthz-port", strconv.Itoa(health), "--healthz-listen-address", "127.0.0.1",
+				"--enable-metrics=false", "--log-level", logLevel)
+		}
+		if err := s.startInfra(ctx, "sentry", cmd, httpReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", health), 200)); err != nil {
+			return err
+		}
+		ca, err := os.ReadFile(filepath.Join(pki, "ca.crt"))
+		if err != nil {
+			return fmt.Errorf("sentry wrote no CA certificate: %w", err)
+		}
+		s.anchors = string(ca)
+	}
+	if compose.On(ext.Placement, true) {
+		port, health, err := s.twoPorts()
+		if err != nil {
+			return err
+		}
+		s.PlacementAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		args := []string{"--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
+			"--healthz-port", strconv.Itoa(health), "--healthz-listen-address", "127.0.0.1",
+			"--enable-metrics=false", "--log-level", logLevel}
+		if s.anchors != "" {
+			args = append(args, "--tls-enabled", "--trust-domain", "localhost", "--sentry-address", s.SentryAddr,
+				"--trust-anchors-file", filepath.Join(s.DataDir, "pki", "ca.crt"))
+		}
+		cmd := func() *exec.Cmd {
+			c := exec.Command(filepath.Join(bin, "placement"), args...)
+			c.Env = append(os.Environ(), "NAMESPACE=default")
+			return c
+		}
+		if err := s.startInfra(ctx, "placement", cmd, httpReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", health), 200)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const sentryConfig = `apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: daprsystem
+spec:
+  mtls:
+    enabled: true
+    workloadCertTTL: 24h
+    allowedClockSkew: 15m
+`
+
+func (s *System) twoPorts() (int, int, error) {
+	a, err := s.ports.free()
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := s.ports.free()
+	return a, b, err
+}
+
+func (s *System) logLevel() string {
+	if s.opts.LogLevel != "" {
+		return s.opts.LogLevel
+	}
+	if l := s.opts.Compose.Dapr().LogLevel; l != "" {
+		return l
+	}
+	return "info"
+}
+
+// renderResources writes this run's component and configuration files, with
+// the data folder and server addresses filled in.
+func (s *System) renderResources(prof compose.Profile) ([]string, string, error) {
+	return Render(s.opts.Compose, prof, filepath.Join(s.DataDir, "resources"), map[string]string{
+		"DATA_DIR":       s.DataDir,
+		"NATS_URL":       s.NATSURL,
+		"STREAM_NAME":    StreamName,
+		"REDIS_ADDR":     s.RedisAddr,
+		"REDIS_PASSWORD": s.RedisPassword,
+		"POSTGRES_CONN":  s.PostgresConn,
+	})
+}
+
+// Render writes the common and profile components and the sidecar
+// configuration into dst with vars expanded, and returns the resource folders
+// and the configuration file to hand to daprd.
+func Render(f *compose.File, prof compose.Profile, dst string, vars map[string]string) ([]string, string, error) {
+	ext := f.Dapr()
+	_ = os.RemoveAll(dst)
+	var paths []string
+	for i, src := range []string{ext.ComponentsPath, prof.ComponentsPath} {
+		if src == "" {
+			continue
+		}
+		dir := filepath.Join(dst, strconv.Itoa(i))
+		if err := render(f.Abs(src), dir, vars); err != nil {
+			return nil, "", err
+		}
+		paths = append(paths, dir)
+	}
+	config := ""
+	if ext.Config != "" {
+		config = filepath.Join(dst, "config.yaml")
+		if err := renderFile(f.Abs(ext.Config), config, vars); err != nil {
+			return nil, "", err
+		}
+	}
+	return paths, config, nil
+}
+
+func (s *System) startApp(svc compose.Service, replica int, resources []string, config string) (*App, error) {
+	a := &App{Service: svc.Name, AppID: svc.AppID(), Replica: replica, Protocol: svc.AppProtocol(), health: svc.HealthPath()}
+	var err error
+	what := fmt.Sprintf("service %s (%s:%d)", svc.Name, s.opts.Compose.Path, svc.Line)
+	if a.AppPort, err = s.ports.pick(svc.Port(), what); err != nil {
+		return nil, err
+	}
+	env := []string{
+		"APP_ID=" + a.AppID,
+		"APP_PORT=" + strconv.Itoa(a.AppPort),
+		"BAZAAR_PROFILE=" + s.Profile,
+	}
+	if svc.DaprEnabled() {
+		if a.HTTPPort, err = s.ports.pick(svc.Dapr.HTTPPort, what+" dapr http-port"); err != nil {
+			return nil, err
+		}
+		if a.GRPCPort, err = s.ports.pick(svc.Dapr.GRPCPort, what+" dapr grpc-port"); err != nil {
+			return nil, err
+		}
+		if a.InternalGRPCPort, err = s.ports.free(); err != nil {
+			return nil, err
+		}
+		if svc.Dapr.MetricsPort != 0 {
+			if a.MetricsPort, err = s.ports.pick(svc.Dapr.MetricsPort, what+" dapr metrics-port"); err != nil {
+				return nil, err
+			}
+		}
+		a.AppToken, a.APIToken = randomSecret(), randomSecret()
+		env = append(env,
+			"DAPR_HTTP_PORT="+strconv.Itoa(a.HTTPPort),
+			"DAPR_GRPC_PORT="+strconv.Itoa(a.GRPCPort),
+			"APP_API_TOKEN="+a.AppToken,
+			"DAPR_API_TOKEN="+a.APIToken,
+		)
+	}
+	for _, e := range svc.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	for k, v := range s.opts.Env {
+		env = append(env, k+"="+v)
+	}
+	exe := svc.Executable
+	if svc.Project != "" {
+		exe = filepath.Join(s.opts.AppBin, filepath.Base(filepath.Clean(svc.Project)))
+	} else {
+		exe = s.opts.Compose.Abs(exe)
+	}
+	appEnv := append(os.Environ(), env...)
+	a.app = &process{name: a.Name(), out: s.mux.writer(a.Name()), events: s.progress, restart: true,
+		command: func() *exec.Cmd {
+			c := exec.Command(exe, svc.Args...)
+			c.Env = appEnv
+			c.Dir = s.opts.Compose.Dir
+			return c
+		}}
+	if err := a.app.start(); err != nil {
+		return nil, err
+	}
+	if !svc.DaprEnabled() {
+		a.dapr = &process{name: a.Name() + "-dapr", exited: closedChan()}
+		return a, nil
+	}
+	args := []string{
+		"--app-id", a.AppID, "--app-port", strconv.Itoa(a.AppPort), "--app-protocol", a.Protocol,
+		"--dapr-http-port", strconv.Itoa(a.HTTPPort), "--dapr-grpc-port", strconv.Itoa(a.GRPCPort),
+		"--dapr-internal-grpc-port", strconv.Itoa(a.InternalGRPCPort),
+		"--dapr-listen-addresses", "127.0.0.1", "--dapr-internal-grpc-listen-address", "127.0.0.1",
+		"--app-channel-address", "127.0.0.1", "--log-level", s.logLevel(),
+	}
+	// The metrics listener binds every interface in Dapr 1.14, so it is off
+	// unless a service asks for it.
+	if a.MetricsPort != 0 {
+		args = append(args, "--metrics-port", strconv.Itoa(a.MetricsPort))
+	} else {
+		args = append(args, "--enable-metrics=false")
+	}
+	for _, r := range resources {
+		args = append(args, "--resources-path", r)
+	}
+	if config != "" {
+		args = append(args, "--config", config)
+	}
+	if s.PlacementAddr != "" {
+		args = append(args, "--placement-host-address", s.PlacementAddr)
+	}
+	daprEnv := append(os.Environ(), "APP_API_TOKEN="+a.AppToken, "DAPR_API_TOKEN="+a.APIToken)
+	if s.anchors != "" {
+		args = append(args, "--enable-mtls", "--sentry-address", s.SentryAddr)
+		daprEnv = append(daprEnv, "DAPR_TRUST_ANCHORS="+s.anchors)
+	}
+	if a.Protocol == "http" {
+		args = append(args, "--enable-app-health-check", "--app-health-check-path", a.health, "--app-health-probe-interval", "3")
+	}
+	a.dapr = &process{name: a.Name() + "-dapr", out: s.mux.writer(a.Name() + "-dapr"), events: s.progress, restart: true,
+		command: func() *exec.Cmd {
+			c := exec.Command(filepath.Join(s.opts.DaprBin, "daprd"), args...)
+			c.Env = daprEnv
+			return c
+		}}
+	if err := a.dapr.start(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// waitReady waits for every app's health endpoint and every sidecar's
+// /v1.0/healthz, reporting each as it comes up.
+func (s *System) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadyTimeout)
+	defer cancel()
+	errs := make(chan error, len(s.Apps))
+	for _, a := range s.Apps {
+		go func() {
+			start := time.Now()
+			var err error
+			if a.Protocol == "http" {
+				err = httpReady(a.AppURL()+a.health, 200)(ctx)
+			} else {
+				err = waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", a.AppPort))
+			}
+			if err == nil && a.HTTPPort != 0 {
+				err = httpReady(a.SidecarURL()+"/v1.0/healthz", 204)(ctx)
+			}
+			if err != nil {
+				state := "its process exited"
+				if a.app.running() {
+					state = "it is still running"
+				}
+				errs <- fmt.Errorf("%s did not become healthy within %s (%s; see its log lines above): %w", a.Name(), s.opts.ReadyTimeout, state, err)
+				return
+			}
+			fmt.Fprintf(s.progress, "%-10s healthy in %s\n", a.Name(), time.Since(start).Round(time.Millisecond))
+			errs <- nil
+		}()
+	}
+	var all []error
+	for range s.Apps {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+// httpReady polls url until it answers want.
+func httpReady(url string, want int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		client := &http.Client{Timeout: time.Second}
+		var last string
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			resp, err := client.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == want {
+					return nil
+				}
+				last = fmt.Sprintf("%s answered %d", url, resp.StatusCode)
+			} else {
+				last = err.Error()
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: %w", last, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// App returns the first replica of the named service.
+func (s *System) App(service string) *App {
+	for _, a := range s.Apps {
+		if a.Service == service {
+			return a
+		}
+	}
+	return nil
+}
+
+// PIDs lists every child process the runner has now.
+func (s *System) PIDs() []int {
+	var pids []int
+	for _, p := range s.infra {
+		pids = append(pids, p.pid())
+	}
+	for _, a := range s.Apps {
+		pids = append(pids, a.app.pid(), a.dapr.pid())
+	}
+	return slices.DeleteFunc(pids, func(p int) bool { return p == 0 })
+}
+
+// Stop ends everything in order: sidecars and apps first, then placement and
+// sentry, then the servers. It is safe to call more than once.
+func (s *System) Stop() {
+	s.stopOnce.Do(func() {
+		var wg sync.WaitGroup
+		for _, a := range s.Apps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a.dapr.stop(5 * time.Second)
+				a.app.stop(5 * time.Second)
+			}()
+		}
+		wg.Wait()
+		for i := len(s.infra) - 1; i >= 0; i-- {
+			s.infra[i].stop(5 * time.Second)
+		}
+		if s.nats != nil {
+			s.nats.Shutdown()
+			s.nats.WaitForShutdown()
+		}
+		_ = os.Remove(statePath(s.DataDir))
+	})
+}

@@ -1,0 +1,199 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// StreamName is the JetStream stream that carries every Bazaar event in the
+// embedded profile. The jetstream pub/sub component does not create streams,
+// so the runner does, before any sidecar starts.
+const StreamName = "bazaar"
+
+// streamSubjects lists the topic families: every topic's first token names the
+// domain that publishes it (catalog.product-changed, order.status-changed, …).
+var streamSubjects = []string{"catalog.>", "basket.>", "checkout.>", "order.>", "payment.>", "identity.>", "deadletter.>"}
+
+// startNATS runs an in-process NATS server with JetStream, storing under dir.
+func startNATS(dir string, port int) (*natsserver.Server, error) {
+	srv, err := natsserver.NewServer(&natsserver.Options{
+		Host:      "127.0.0.1",
+		Port:      port,
+		JetStream: true,
+		StoreDir:  dir,
+		NoSigs:    true,
+		NoLog:     true,
+		// Keep the embedded broker small: it serves one developer's machine.
+		JetStreamMaxMemory: 64 << 20,
+		JetStreamMaxStore:  1 << 30,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("nats: not ready after 10s")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	cfg := &nats.StreamConfig{
+		Name:     StreamName,
+		Subjects: streamSubjects,
+		Storage:  nats.FileStorage,
+		// Sidecars replay the stream when they (re)subscribe; consumers are
+		// idempotent, and a day of history bounds the replay.
+		MaxAge:     24 * time.Hour,
+		Duplicates: 2 * time.Minute,
+	}
+	if _, err := js.StreamInfo(StreamName); err == nil {
+		_, err = js.UpdateStream(cfg)
+		if err != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("nats: update stream: %w", err)
+		}
+	} else if _, err := js.AddStream(cfg); err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("nats: create stream: %w", err)
+	}
+	return srv, nil
+}
+
+// findServer looks for a server binary on PATH and in Debian's versioned
+// PostgreSQL folders.
+func findServer(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	sort.Strings(matches)
+	if len(matches) > 0 {
+		return matches[len(matches)-1], nil
+	}
+	return "", fmt.Errorf("%s is not installed", name)
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// redisCommand returns the command that runs a throwaway Redis for the
+// servers profile: loopback only, password protected, nothing persisted.
+func redisCommand(dir string, port int, password string) (func() *exec.Cmd, error) {
+	bin, err := findServer("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("the servers profile needs Redis: %w (Debian: apt-get install redis-server; `make test` installs it)", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return func() *exec.Cmd {
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			"--save", "", "--appendonly", "no", "--requirepass", password, "--databases", "32", "--protected-mode", "yes")
+		return cmd
+	}, nil
+}
+
+// postgresCommand initialises a throwaway PostgreSQL cluster in dir (once)
+// and returns the command that serves it on loopback. PostgreSQL refuses to
+// run as root, so as root the cluster belongs to the "postgres" user.
+func postgresCommand(ctx context.Context, dir string, port int, password string) (func() *exec.Cmd, error) {
+	initdb, err := findServer("initdb")
+	if err != nil {
+		return nil, fmt.Errorf("the servers profile needs PostgreSQL: %w (Debian: apt-get install postgresql; `make test` installs it)", err)
+	}
+	postgres := filepath.Join(filepath.Dir(initdb), "postgres")
+	cred, err := postgresCredential(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		pwfile := filepath.Join(filepath.Dir(dir), "pg-password")
+		if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		if cred != nil {
+			_ = os.Chown(pwfile, int(cred.Uid), int(cred.Gid))
+		}
+		cmd := exec.CommandContext(ctx, initdb, "-D", dir, "-U", "bazaar", "--pwfile", pwfile, "--auth", "scram-sha-256", "-E", "UTF8", "--no-sync")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		os.Remove(pwfile)
+		if err != nil {
+			return nil, fmt.Errorf("initdb: %v: %s", err, out)
+		}
+	}
+	sock := filepath.Dir(dir)
+	return func() *exec.Cmd {
+		cmd := exec.Command(postgres, "-D", dir, "-p", strconv.Itoa(port), "-h", "127.0.0.1", "-k", sock,
+			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		return cmd
+	}, nil
+}
+
+// postgresCredential prepares dir for the user PostgreSQL will run as.
+func postgresCredential(dir string) (*syscall.Credential, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, errors.New("PostgreSQL refuses to run as root and there is no 'postgres' user (it comes with Debian's postgresql package)")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	for _, p := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// waitTCP waits until something accepts connections on addr.
+func waitTCP(ctx context.Context, addr string) error {
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listens on %s: %w", addr, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+)
+
+// Names of the Dapr components this service uses (see components/).
+const (
+	stateStore = "catalog-store"
+	pubsubName = "events"
+	// TopicProductChanged carries a product's new price and stock.
+	TopicProductChanged = "catalog.product-changed"
+)
+
+// NewServer wires the catalog's routes. Every route but health needs the
+// app token, so only catalog's own sidecar can reach it.
+func NewServer(log *slog.Logger, cfg daprapp.Config, products Products) http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/healthz", healthz()).Methods(http.MethodGet)
+	r.Handle("/products", listProducts(log, products)).Methods(http.MethodGet)
+	r.Handle("/products/{id}", getProduct(log, products)).Methods(http.MethodGet)
+	r.Handle("/products/{id}", updateProduct(log, products)).Methods(http.MethodPut)
+	r.Handle("/static/catalog/products/{file}", productImage()).Methods(http.MethodGet)
+	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
+}

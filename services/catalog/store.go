@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bazaar-shop/bazaar/internal/money"
+)
+
+// Product is one thing the shop sells.
+type Product struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Category    string      `json:"category"`
+	Price       money.Money `json:"price"`
+	ImageURL    string      `json:"imageUrl"`
+	Stock       int         `json:"stock"`
+}
+
+// Domain errors; handlers map them to HTTP in one place (fail).
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the caller's ETag is stale: someone changed the
+	// product since they read it.
+	ErrConflict = errors.New("conflict")
+)
+
+// Products is what the handlers need from storage.
+type Products interface {
+	List(ctx context.Context) ([]Product, error)
+	Get(ctx context.Context, id string) (Product, string, error)
+	Save(ctx context.Context, p Product, etag string) (string, error)
+}
+
+// sidecar is the part of the Dapr client the store uses.
+type sidecar interface {
+	GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error)
+	GetBulkState(ctx context.Context, store string, keys []string, meta map[string]string, parallelism int32) ([]*dapr.BulkStateItem, error)
+	SaveStateWithETag(ctx context.Context, store, key string, data []byte, etag string, meta map[string]string, so ...dapr.StateOption) error
+	ExecuteStateTransaction(ctx context.Context, store string, meta map[string]string, ops []*dapr.StateOperation) error
+	PublishEvent(ctx context.Context, pubsub, topic string, data any, opts ...dapr.PublishEventOption) error
+}
+
+// productStore keeps products in catalog's state store: one key per product
+// plus an index key listing their ids, since not every store can query.
+type productStore struct {
+	dapr   sidecar
+	store  string
+	pubsub string
+}
+
+const indexKey = "product-ids"
+
+func productKey(id string) string { return "product:" + id }
+
+func (s *productStore) ids(ctx context.Context) ([]string, error) {
+	item, err := s.dapr.GetState(ctx, s.store, indexKey, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read product index: %w", err)
+	}
+	var ids []string
+	if len(item.Value) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(item.Value, &ids); err != nil {
+		return nil, fmt.Errorf("decode product index: %w", err)
+	}
+	return ids, nil
+}
+
+func (s *productStore) List(ctx context.Context) ([]Product, error) {
+	ids, err := s.ids(ctx)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = productKey(id)
+	}
+	items, err := s.dapr.GetBulkState(ctx, s.store, keys, nil, 8)
+	if err != nil {
+		return nil, fmt.Errorf("read products: %w", err)
+	}
+	byKey := make(map[string][]byte, len(items))
+	for _, it := range items {
+		if it.Error != "" {
+			return nil, fmt.Errorf("read %s: %s", it.Key, it.Error)
+		}
+		byKey[it.Key] = it.Value
+	}
+	out := make([]Product, 0, len(ids))
+	for _, k := range keys {
+		if len(byKey[k]) == 0 {
+			continue
+		}
+		var p Product
+		if err := json.Unmarshal(byKey[k], &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", k, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (s *productStore) Get(ctx context.Context, id string) (Product, string, error) {
+	item, err := s.dapr.GetState(ctx, s.store, productKey(id), nil)
+	if err != nil {
+		return Product{}, "", fmt.Errorf("read product %s: %w", id, err)
+	}
+	if len(item.Value) == 0 {
+		return Product{}, "", ErrNotFound
+	}
+	var p Product
+	if err := json.Unmarshal(item.Value, &p); err != nil {
+		return Product{}, "", fmt.Errorf("decode product %s: %w", id, err)
+	}
+	return p, item.Etag, nil
+}
+
+// Save writes p if etag still matches the stored product and announces the
+// change. The ETag makes concurrent admin edits safe: the second one loses
+// with ErrConflict instead of silently overwriting the first.
+func (s *productStore) Save(ctx context.Context, p Product, etag string) (string, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	err = s.dapr.SaveStateWithETag(ctx, s.store, productKey(p.ID), data, etag, nil,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	if isETagMismatch(err) {
+		return "", ErrConflict
+	}
+	if err != nil {
+		return "", fmt.Errorf("save product %s: %w", p.ID, err)
+	}
+	_, newETag, err := s.Get(ctx, p.ID)
+	if err != nil {
+		return "", err
+	}
+	if err := s.dapr.PublishEvent(ctx, s.pubsub, TopicProductChanged, ProductChanged{ID: p.ID, Price: p.Price, Stock: p.Stock},
+		dapr.PublishEventWithContentType("application/json")); err != nil {
+		return "", fmt.Errorf("publish %s: %w", TopicProductChanged, err)
+	}
+	return newETag, nil
+}
+
+// seed writes the initial catalog once: if the index exists, it does nothing,
+// so restarts and replicas are harmless (they would write the same data).
+func (s *productStore) seed(ctx context.Context, products []Product) error {
+	ids, err := s.ids(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		return nil
+	}
+	ops := make([]*dapr.StateOperation, 0, len(products)+1)
+	ids = make([]string, 0, len(products))
+	for _, p := range products {
+		data, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{Key: productKey(p.ID), Value: data}})
+		ids = append(ids, p.ID)
+	}
+	index, _ := json.Marshal(ids)
+	ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{Key: indexKey, Value: index}})
+	if err := s.dapr.ExecuteStateTransaction(ctx, s.store, nil, ops); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	return nil
+}
+
+// isETagMismatch recognises the sidecar's answer to a stale ETag.
+func isETagMismatch(err error) bool {
+	if err == nil {
+		return false
+	}
+	st, ok := status.FromError(err)
+	return ok && (st.Code() == codes.Aborted || st.Code() == codes.FailedPrecondition)
+}
+
+// ProductChanged is the payload of catalog.product-changed.
+type ProductChanged struct {
+	ID    string      `json:"id"`
+	Price money.Money `json:"price"`
+	Stock int         `json:"stock"`
+}
