@@ -1,0 +1,59 @@
+// Command probe is a test app for the integration harness: it subscribes to
+// the topics in PROBE_TOPICS through its own sidecar and reports what it
+// received at GET /received, so tests can count deliveries per app.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := daprapp.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		os.Exit(1)
+	}
+	var subs []daprapp.Subscription
+	for _, t := range strings.Fields(strings.ReplaceAll(os.Getenv("PROBE_TOPICS"), ",", " ")) {
+		subs = append(subs, daprapp.Subscription{PubsubName: "events", Topic: t, Route: "/events"})
+	}
+	var mu sync.Mutex
+	received := []daprapp.Event{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
+	mux.Handle("GET /dapr/subscribe", daprapp.SubscribeHandler(subs))
+	mux.HandleFunc("POST /events", func(w http.ResponseWriter, r *http.Request) {
+		var e daprapp.Event
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+			daprapp.Answer(w, daprapp.Drop)
+			return
+		}
+		mu.Lock()
+		received = append(received, e)
+		mu.Unlock()
+		daprapp.Answer(w, daprapp.Success)
+	})
+	mux.HandleFunc("GET /received", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = json.NewEncoder(w).Encode(received)
+	})
+	if err := daprapp.Serve(ctx, cfg, daprapp.RequireAppToken(cfg.AppToken, "/healthz")(mux), log); err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		os.Exit(1)
+	}
+}

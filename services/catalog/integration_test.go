@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/runner"
+)
+
+// TestThroughSidecars exercises the platform end to end with real sidecars in
+// both component profiles: invocation from one app to another, state with an
+// ETag conflict, and an event delivered once to each subscribing app.
+func TestThroughSidecars(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog"},
+				Extra: []compose.Service{harness.Probe("probe-a", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
+			a, b := sys.App("probe-a"), sys.App("probe-b")
+			waitSeeded(t, a)
+
+			t.Run("invocation from another app", func(t *testing.T) {
+				status, _, body := harness.Invoke(t, a, "catalog", http.MethodGet, "products?category=garden&pageSize=4", nil, "")
+				require.Equal(t, http.StatusOK, status, "%s", body)
+				var page ProductPage
+				require.NoError(t, json.Unmarshal(body, &page))
+				assert.Equal(t, 6, page.Total)
+				assert.Len(t, page.Items, 4)
+				for _, p := range page.Items {
+					assert.Equal(t, "garden", p.Category)
+				}
+			})
+
+			t.Run("stale ETag is a conflict", func(t *testing.T) {
+				status, h, body := harness.Invoke(t, a, "catalog", http.MethodGet, "products/headlamp", nil, "")
+				require.Equal(t, http.StatusOK, status, "%s", body)
+				etag := h.Get("ETag")
+				require.NotEmpty(t, etag)
+				update := `{"name":"Headlamp","description":"Brighter.","category":"outdoor","price":{"amount":3100,"currency":"EUR"},"stock":54}`
+				status, h2, body := harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}}, update)
+				require.Equal(t, http.StatusOK, status, "%s", body)
+				assert.NotEqual(t, etag, h2.Get("ETag"))
+				status, _, body = harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}}, update)
+				assert.Equal(t, http.StatusConflict, status, "%s", body)
+				assert.Contains(t, string(body), "etag_mismatch")
+			})
+
+			t.Run("event reaches each subscriber once", func(t *testing.T) {
+				for _, p := range []*runner.App{a, b} {
+					harness.Eventually(t, 10*time.Second, func() error {
+						if n := len(changesOf(t, p, "headlamp")); n != 1 {
+							return fmt.Errorf("%s received %d catalog.product-changed events for headlamp", p.AppID, n)
+						}
+						return nil
+					})
+				}
+				// A late duplicate would arrive within the redelivery interval.
+				time.Sleep(2500 * time.Millisecond)
+				for _, p := range []*runner.App{a, b} {
+					events := changesOf(t, p, "headlamp")
+					require.Len(t, events, 1, p.AppID)
+					var change ProductChanged
+					require.NoError(t, json.Unmarshal(events[0].Data, &change))
+					assert.Equal(t, int64(3100), change.Price.Amount)
+					assert.Equal(t, 54, change.Stock)
+				}
+			})
+
+			t.Run("app refuses callers without its token", func(t *testing.T) {
+				c := sys.App("catalog")
+				status, _, _ := harness.Call(t, http.MethodGet, c.AppURL()+"/products", nil, "")
+				assert.Equal(t, http.StatusUnauthorized, status)
+				status, _, _ = harness.Call(t, http.MethodGet, c.AppURL()+"/products", http.Header{"Dapr-Api-Token": {"wrong"}}, "")
+				assert.Equal(t, http.StatusUnauthorized, status)
+				status, _, _ = harness.Call(t, http.MethodGet, c.AppURL()+"/healthz", nil, "")
+				assert.Equal(t, http.StatusOK, status)
+			})
+		})
+	}
+}
+
+func waitSeeded(t *testing.T, from *runner.App) {
+	harness.Eventually(t, 20*time.Second, func() error {
+		status, _, body := harness.Invoke(t, from, "catalog", http.MethodGet, "products", nil, "")
+		var page ProductPage
+		if status != http.StatusOK || json.Unmarshal(body, &page) != nil || page.Total != 24 {
+			return fmt.Errorf("catalog not seeded: %d %s", status, body)
+		}
+		return nil
+	})
+}
+
+// changesOf lists the product-changed events a probe received for id.
+func changesOf(t *testing.T, probe *runner.App, id string) []daprapp.Event {
+	status, _, body := harness.Call(t, http.MethodGet, probe.AppURL()+"/received", http.Header{"Dapr-Api-Token": {probe.AppToken}}, "")
+	require.Equal(t, http.StatusOK, status)
+	var all []daprapp.Event
+	require.NoError(t, json.Unmarshal(body, &all))
+	var out []daprapp.Event
+	for _, e := range all {
+		var c ProductChanged
+		if e.Topic == TopicProductChanged && json.Unmarshal(e.Data, &c) == nil && c.ID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
