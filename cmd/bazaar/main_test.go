@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/runner"
+)
+
+func daprBin() string {
+	if b := os.Getenv("BAZAAR_DAPR_BIN"); b != "" {
+		return b
+	}
+	return filepath.Join(harness.Root(), "bin")
+}
+
+// TestRunStopsEverything starts the real command as `make run` does, waits
+// for it to report every service healthy, stops it with SIGTERM and checks
+// that no process it started survives.
+func TestRunStopsEverything(t *testing.T) {
+	root := harness.Root()
+	exe := filepath.Join(t.TempDir(), "bazaar")
+	build := exec.Command("go", "build", "-o", exe, "./cmd/bazaar")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	data := t.TempDir()
+	cmd := exec.Command(exe, "run", "-f", filepath.Join(root, "compose.yaml"), "-data", data, "-dapr-bin", daprBin())
+	cmd.Dir = root
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+
+	healthy := make(chan bool, 1)
+	var seen strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			seen.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "all ") && strings.Contains(sc.Text(), "healthy") {
+				healthy <- true
+			}
+		}
+		close(healthy)
+	}()
+	select {
+	case ok := <-healthy:
+		require.True(t, ok, "bazaar run ended before it was healthy:\n%s", seen.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("not healthy within 2 minutes:\n%s", seen.String())
+	}
+
+	st, err := runner.ReadState(data)
+	require.NoError(t, err)
+	var pids []int
+	for _, a := range st.Apps {
+		pids = append(pids, a.AppPID, a.SidecarPID)
+	}
+	pids = append(pids, childrenOf(cmd.Process.Pid)...)
+	require.NotEmpty(t, pids)
+	for _, pid := range pids {
+		require.True(t, alive(pid), "pid %d should run", pid)
+	}
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "bazaar run should exit cleanly on SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatal("bazaar run did not stop within 30s of SIGTERM")
+	}
+	for _, pid := range pids {
+		assert.False(t, alive(pid), "pid %d survived the runner", pid)
+	}
+	_, err = runner.ReadState(data)
+	assert.ErrorIs(t, err, runner.ErrNotRunning)
+}
+
+// childrenOf lists the direct children of pid (placement, sentry, apps, sidecars).
+func childrenOf(pid int) []int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "children"))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		var n int
+		if _, err := fmt.Sscan(f, &n); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	// A zombie is dead for our purposes: read its state.
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b))
+	return len(fields) > 2 && fields[2] != "Z"
+}
+
+// TestCrashedAppIsRestarted kills a service's process and expects the runner
+// to report it and bring it back healthy.
+func TestCrashedAppIsRestarted(t *testing.T) {
+	sys := harness.Start(t, harness.Options{Profile: "embedded", Services: []string{"catalog"}})
+	c := sys.App("catalog")
+	before := c.AppPID()
+	require.NoError(t, c.KillApp())
+	harness.Eventually(t, 20*time.Second, func() error {
+		if c.Restarts() < 1 || c.AppPID() == before {
+			return errString("not restarted yet")
+		}
+		resp, err := http.Get(c.AppURL() + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errString("restarted but not healthy")
+		}
+		return nil
+	})
+}
+
+func TestStartErrors(t *testing.T) {
+	f := loadCompose(t)
+
+	t.Run("missing dapr binaries", func(t *testing.T) {
+		_, err := runner.Start(context.Background(), runner.Options{Compose: f, DataDir: t.TempDir(), DaprBin: t.TempDir()})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "no Dapr binary at")
+		assert.Contains(t, err.Error(), "make dapr")
+	})
+	t.Run("port in use", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		g := loadCompose(t)
+		g.Services[0].Bindings = []compose.Binding{{Port: l.Addr().(*net.TCPAddr).Port}}
+		_, err = runner.Start(context.Background(), runner.Options{Compose: g, Services: []string{"catalog"},
+			DataDir: t.TempDir(), DaprBin: daprBin()})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "is already in use")
+		assert.Contains(t, err.Error(), "service catalog (")
+	})
+	t.Run("never healthy", func(t *testing.T) {
+		g := loadCompose(t)
+		g.Services[0].Health = "/no-such-health-path"
+		_, err := runner.Start(context.Background(), runner.Options{Compose: g, Services: []string{"catalog"},
+			DataDir: t.TempDir(), DaprBin: daprBin(), ReadyTimeout: 3 * time.Second})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "catalog did not become healthy within 3s")
+	})
+}
+
+func loadCompose(t *testing.T) *compose.File {
+	f, err := compose.Load(filepath.Join(harness.Root(), "compose.yaml"))
+	require.NoError(t, err)
+	return f
+}
+
+func TestStatusWithoutRunner(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"status", "-data", t.TempDir()}, func(string) string { return "" }, &out, &out)
+	assert.ErrorIs(t, err, runner.ErrNotRunning)
+}
+
+func TestExport(t *testing.T) {
+	root := harness.Root()
+	dst := filepath.Join(t.TempDir(), "dapr.yaml")
+	var out strings.Builder
+	err := run(context.Background(), []string{"export", "-f", filepath.Join(root, "compose.yaml"), "-data", t.TempDir(), "-o", dst, "-profile", "servers"},
+		func(string) string { return "" }, &out, &out)
+	require.NoError(t, err, out.String())
+	b, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	var doc struct {
+		Version int `yaml:"version"`
+		Apps    []struct {
+			AppID   string   `yaml:"appID"`
+			Command []string `yaml:"command"`
+		} `yaml:"apps"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &doc), "%s", b)
+	assert.Equal(t, 1, doc.Version)
+	require.NotEmpty(t, doc.Apps)
+	assert.Equal(t, "catalog", doc.Apps[0].AppID)
+	assert.Equal(t, []string{"go", "run", "."}, doc.Apps[0].Command)
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
