@@ -177,7 +177,7 @@ func TestStartErrors(t *testing.T) {
 	})
 }
 
-func loadCompose(t *testing.T) *compose.File {
+func loadCompose(t testing.TB) *compose.File {
 	f, err := compose.Load(filepath.Join(harness.Root(), "compose.yaml"))
 	require.NoError(t, err)
 	return f

@@ -88,7 +88,7 @@ func TestThroughSidecars(t *testing.T) {
 	}
 }
 
-func waitSeeded(t *testing.T, from *runner.App) {
+func waitSeeded(t testing.TB, from *runner.App) {
 	harness.Eventually(t, 20*time.Second, func() error {
 		status, _, body := harness.Invoke(t, from, "catalog", http.MethodGet, "products", nil, "")
 		var page ProductPage
@@ -100,7 +100,7 @@ func waitSeeded(t *testing.T, from *runner.App) {
 }
 
 // changesOf lists the product-changed events a probe received for id.
-func changesOf(t *testing.T, probe *runner.App, id string) []daprapp.Event {
+func changesOf(t testing.TB, probe *runner.App, id string) []daprapp.Event {
 	status, _, body := harness.Call(t, http.MethodGet, probe.AppURL()+"/received", http.Header{"Dapr-Api-Token": {probe.AppToken}}, "")
 	require.Equal(t, http.StatusOK, status)
 	var all []daprapp.Event
