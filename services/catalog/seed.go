@@ -74,6 +74,8 @@ func slug(s string) string {
 	dash := false
 	for _, r := range strings.ToLower(s) {
 		switch {
+		case r == '\'' || r == '’':
+			// "Chef's" reads better as "chefs" than as "chef-s".
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			b.WriteRune(r)
 			dash = false

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+)
+
+// fakeProducts is an in-memory Products with ETags that change on save.
+type fakeProducts struct {
+	items map[string]Product
+	etags map[string]string
+	saves int
+}
+
+func newFakeProducts() *fakeProducts {
+	f := &fakeProducts{items: map[string]Product{}, etags: map[string]string{}}
+	for _, p := range seedProducts() {
+		f.items[p.ID], f.etags[p.ID] = p, "1"
+	}
+	return f
+}
+
+func (f *fakeProducts) List(context.Context) ([]Product, error) {
+	var out []Product
+	for _, p := range seedProducts() {
+		out = append(out, f.items[p.ID])
+	}
+	return out, nil
+}
+
+func (f *fakeProducts) Get(_ context.Context, id string) (Product, string, error) {
+	p, ok := f.items[id]
+	if !ok {
+		return Product{}, "", ErrNotFound
+	}
+	return p, f.etags[id], nil
+}
+
+func (f *fakeProducts) Save(_ context.Context, p Product, etag string) (string, error) {
+	if f.etags[p.ID] != etag {
+		return "", ErrConflict
+	}
+	f.saves++
+	f.items[p.ID], f.etags[p.ID] = p, etag+"1"
+	return f.etags[p.ID], nil
+}
+
+func serve(t *testing.T, f *fakeProducts, method, path string, header http.Header, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, f)
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.Header.Set("dapr-api-token", "tok")
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestListProducts(t *testing.T) {
+	f := newFakeProducts()
+	for _, tt := range []struct {
+		query       string
+		total, page int
+		first       string
+	}{
+		{"", 24, 12, "cast-iron-skillet"},
+		{"?category=workshop", 6, 6, "claw-hammer"},
+		{"?q=ENAMEL", 2, 2, "enamel-dutch-oven"},
+		{"?pageSize=5&page=5", 24, 4, "headlamp"},
+		{"?page=9", 24, 0, ""},
+	} {
+		w := serve(t, f, http.MethodGet, "/products"+tt.query, nil, "")
+		require.Equal(t, 200, w.Code, tt.query)
+		var page ProductPage
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &page))
+		assert.Equal(t, tt.total, page.Total, tt.query)
+		require.Len(t, page.Items, tt.page, tt.query)
+		if tt.first != "" {
+			assert.Equal(t, tt.first, page.Items[0].ID, tt.query)
+		}
+	}
+	w := serve(t, f, http.MethodGet, "/products?page=0&pageSize=1000", nil, "")
+	assert.Equal(t, 400, w.Code)
+	assert.Contains(t, w.Body.String(), `"page"`)
+	assert.Contains(t, w.Body.String(), `"pageSize"`)
+}
+
+func TestUpdateProduct(t *testing.T) {
+	good := `{"name":"Headlamp","description":"","category":"outdoor","price":{"amount":3100,"currency":"EUR"},"stock":3}`
+	t.Run("needs If-Match", func(t *testing.T) {
+		f := newFakeProducts()
+		w := serve(t, f, http.MethodPut, "/products/headlamp", nil, good)
+		assert.Equal(t, http.StatusPreconditionRequired, w.Code)
+		assert.Zero(t, f.saves)
+	})
+	t.Run("invalid fields lose nothing", func(t *testing.T) {
+		f := newFakeProducts()
+		bad := `{"name":"","description":"","category":"toys","price":{"amount":-1,"currency":"USD"},"stock":-2}`
+		w := serve(t, f, http.MethodPut, "/products/headlamp", http.Header{"If-Match": {`"1"`}}, bad)
+		require.Equal(t, http.StatusUnprocessableEntity, w.Code)
+		for _, field := range []string{"name", "category", "price.amount", "price.currency", "stock"} {
+			assert.Contains(t, w.Body.String(), `"`+field+`"`)
+		}
+		assert.Zero(t, f.saves)
+	})
+	t.Run("unknown product", func(t *testing.T) {
+		w := serve(t, newFakeProducts(), http.MethodPut, "/products/nope", http.Header{"If-Match": {`"1"`}}, good)
+		assert.Equal(t, http.StatusNotFound, w.Code)
+	})
+	t.Run("stale ETag", func(t *testing.T) {
+		w := serve(t, newFakeProducts(), http.MethodPut, "/products/headlamp", http.Header{"If-Match": {`"0"`}}, good)
+		assert.Equal(t, http.StatusConflict, w.Code)
+	})
+	t.Run("saved", func(t *testing.T) {
+		f := newFakeProducts()
+		w := serve(t, f, http.MethodPut, "/products/headlamp", http.Header{"If-Match": {`"1"`}}, good)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assert.Equal(t, `"11"`, w.Header().Get("ETag"))
+		assert.Equal(t, int64(3100), f.items["headlamp"].Price.Amount)
+		assert.Equal(t, "/static/catalog/products/headlamp.svg", f.items["headlamp"].ImageURL, "fields not in the update are kept")
+	})
+}
+
+func TestProductImageEscapes(t *testing.T) {
+	w := serve(t, newFakeProducts(), http.MethodGet, "/static/catalog/products/chefs-knife.svg", nil, "")
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, "image/svg+xml", w.Header().Get("Content-Type"))
+	assert.Contains(t, w.Body.String(), ">CK<")
+	w = serve(t, newFakeProducts(), http.MethodGet, "/static/catalog/products/unknown.svg", nil, "")
+	assert.Equal(t, 404, w.Code)
+}
