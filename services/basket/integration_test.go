@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/harness"
+)
+
+// TestBasketThroughSidecars drives basket through real sidecars: a caller app
+// invokes basket, which invokes catalog for names and prices (app → basket →
+// catalog, three sidecars), in both profiles.
+func TestBasketThroughSidecars(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "basket"},
+				Extra: []compose.Service{harness.Probe("caller")}})
+			from := sys.App("caller")
+			as := func(user string) http.Header { return http.Header{"X-User-Id": {user}} }
+			call := func(method, path, user, body string) (int, Basket, string) {
+				status, _, b := harness.Invoke(t, from, "basket", method, path, as(user), body)
+				var basket Basket
+				_ = json.Unmarshal(b, &basket)
+				return status, basket, string(b)
+			}
+			// Catalog seeds in the background after its sidecar is up.
+			harness.Eventually(t, 20*time.Second, func() error {
+				if status, _, body := call(http.MethodPut, "basket/items/headlamp", "ann", `{"quantity":2}`); status != 200 {
+					return fmt.Errorf("%d %s", status, body)
+				}
+				return nil
+			})
+
+			status, b, body := call(http.MethodPut, "basket/items/wool-blanket", "ann", `{"quantity":1}`)
+			require.Equal(t, 200, status, body)
+			require.Len(t, b.Items, 2)
+			assert.Equal(t, "Headlamp", b.Items[0].Name)
+			assert.Equal(t, int64(2900), b.Items[0].UnitPrice.Amount)
+			assert.Equal(t, int64(2*2900+9900), b.Total.Amount)
+
+			t.Run("each user has their own basket", func(t *testing.T) {
+				status, b, _ := call(http.MethodGet, "basket", "bob", "")
+				require.Equal(t, 200, status)
+				assert.Empty(t, b.Items)
+				status, _, _ = call(http.MethodGet, "basket", "", "")
+				assert.Equal(t, http.StatusUnauthorized, status)
+			})
+
+			t.Run("bad input changes nothing", func(t *testing.T) {
+				for _, tt := range []struct{ path, body, code string }{
+					{"basket/items/no-such-product", `{"quantity":1}`, "unknown_product"},
+					{"basket/items/headlamp", `{"quantity":10000}`, "invalid_input"},
+					{"basket/items/headlamp", `{"quantity":`, "malformed_json"},
+					{"basket/items/headlamp", `{}`, "invalid_input"},
+					{"basket/items/wool-blanket", `{"quantity":12}`, "insufficient_stock"},
+				} {
+					status, _, body := call(http.MethodPut, tt.path, "ann", tt.body)
+					assert.True(t, status >= 400 && status < 500, "%s %s → %d", tt.path, tt.body, status)
+					assert.Contains(t, body, tt.code)
+				}
+				_, b, _ := call(http.MethodGet, "basket", "ann", "")
+				assert.Equal(t, int64(2*2900+9900), b.Total.Amount)
+			})
+
+			t.Run("concurrent changes are all kept", func(t *testing.T) {
+				ids := []string{"claw-hammer", "block-plane", "chisel-set", "folding-rule", "tool-roll"}
+				var wg sync.WaitGroup
+				for _, id := range ids {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						status, _, body := call(http.MethodPut, "basket/items/"+id, "cat", `{"quantity":1}`)
+						assert.Equal(t, 200, status, body)
+					}()
+				}
+				wg.Wait()
+				_, b, _ := call(http.MethodGet, "basket", "cat", "")
+				assert.Len(t, b.Items, len(ids))
+			})
+
+			t.Run("remove", func(t *testing.T) {
+				status, b, _ := call(http.MethodDelete, "basket/items/headlamp", "ann", "")
+				require.Equal(t, 200, status)
+				require.Len(t, b.Items, 1)
+				assert.Equal(t, int64(9900), b.Total.Amount)
+				status, b, _ = call(http.MethodPut, "basket/items/wool-blanket", "ann", `{"quantity":0}`)
+				require.Equal(t, 200, status)
+				assert.Empty(t, b.Items)
+			})
+		})
+	}
+}
