@@ -103,6 +103,14 @@ func (s *basketStore) Save(ctx context.Context, user string, b Basket, etag stri
 	if st, ok := status.FromError(err); ok && err != nil && (st.Code() == codes.Aborted || st.Code() == codes.FailedPrecondition) {
 		return ErrConflict
 	}
+	if err != nil && etag == "" {
+		// Two first writes of one basket race. Stores report the loser
+		// differently (Redis: a script error, not an ETag error), so look:
+		// if the basket exists now, this was a lost race, not a failure.
+		if item, gerr := s.dapr.GetState(ctx, s.store, basketKey(user), nil); gerr == nil && item.Etag != "" {
+			return ErrConflict
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("save basket: %w", err)
 	}
