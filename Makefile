@@ -9,7 +9,7 @@ else
 export BAZAAR_DAPR_BIN := $(CURDIR)/bin
 endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-GO_TEST_FLAGS ?= -timeout 30m
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: run test bench dapr deps check generate unit integration clean
 
