@@ -120,7 +120,7 @@ func RequireAppToken(token string, open ...string) func(http.Handler) http.Handl
 }
 
 // Serve runs h on the configured port until ctx ends, then shuts down
-// gracefully. ready, if not nil, is called once the port listens.
+// gracefully.
 func Serve(ctx context.Context, c Config, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,

@@ -23,10 +23,6 @@ const userHeader = "X-User-Id"
 
 var userRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,128}$`)
 
-func healthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-}
-
 func user(r *http.Request) (string, error) {
 	u := r.Header.Get(userHeader)
 	if !userRE.MatchString(u) {

@@ -6,36 +6,20 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
+	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv, os.Stdout); err != nil {
+	err := daprapp.Run(context.Background(), "basket", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
+		baskets := &basketStore{dapr: d.Client, store: stateStore}
+		catalog := &catalogClient{invoke: daprapp.NewInvoker(d.Config)}
+		return NewServer(d.Log, d.Config, baskets, catalog), nil
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "basket:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "basket")
-	cfg, err := daprapp.ConfigFromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	client, err := daprapp.NewClient(cfg)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	baskets := &basketStore{dapr: client, store: stateStore}
-	catalog := &catalogClient{invoke: daprapp.NewInvoker(cfg)}
-	return daprapp.Serve(ctx, cfg, NewServer(log, cfg, baskets, catalog), log)
 }

@@ -15,7 +15,7 @@ const stateStore = "basket-store"
 // token, and every basket route needs a user.
 func NewServer(log *slog.Logger, cfg daprapp.Config, baskets Baskets, catalog Catalog) http.Handler {
 	r := mux.NewRouter()
-	r.Handle("/healthz", healthz()).Methods(http.MethodGet)
+	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/basket", getBasket(log, baskets)).Methods(http.MethodGet)
 	r.Handle("/basket/items/{productId}", setItem(log, baskets, catalog)).Methods(http.MethodPut)
 	r.Handle("/basket/items/{productId}", removeItem(log, baskets)).Methods(http.MethodDelete)

@@ -8,9 +8,8 @@ import (
 	"slices"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -100,7 +99,7 @@ func (s *basketStore) Save(ctx context.Context, user string, b Basket, etag stri
 	}
 	err = s.dapr.SaveStateWithETag(ctx, s.store, basketKey(user), data, etag, nil,
 		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
-	if st, ok := status.FromError(err); ok && err != nil && (st.Code() == codes.Aborted || st.Code() == codes.FailedPrecondition) {
+	if daprapp.IsETagMismatch(err) {
 		return ErrConflict
 	}
 	if err != nil && etag == "" {

@@ -16,13 +16,6 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-func healthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-}
-
 // ProductPage is the answer to GET /products.
 type ProductPage struct {
 	Items    []Product `json:"items"`

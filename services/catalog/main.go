@@ -6,56 +6,42 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
+	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
 func main() {
-	if err := run(context.Background(), os.Getenv, os.Stdout); err != nil {
+	err := daprapp.Run(context.Background(), "catalog", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
+		products := &productStore{dapr: d.Client, store: stateStore, pubsub: pubsubName}
+		go seedWhenReady(ctx, d, products)
+		return NewServer(d.Log, d.Config, products), nil
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "catalog:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "catalog")
-	cfg, err := daprapp.ConfigFromEnv(getenv)
-	if err != nil {
-		return err
+// seedWhenReady seeds the catalog once the sidecar is up. It runs in the
+// background because the sidecar waits for our port before it serves.
+func seedWhenReady(ctx context.Context, d daprapp.Deps, products *productStore) {
+	if err := daprapp.WaitForSidecar(ctx, d.Config); err != nil {
+		return
 	}
-	client, err := daprapp.NewClient(cfg)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	products := &productStore{dapr: client, store: stateStore, pubsub: pubsubName}
-	// Seed in the background: the sidecar waits for our port before it
-	// serves, so the server must listen first.
-	go func() {
-		if err := daprapp.WaitForSidecar(ctx, cfg); err != nil {
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		err := products.seed(ctx, seedProducts())
+		if err == nil {
+			d.Log.InfoContext(ctx, "catalog ready")
 			return
 		}
-		for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
-			err := products.seed(ctx, seedProducts())
-			if err == nil {
-				log.InfoContext(ctx, "catalog ready")
-				return
-			}
-			log.WarnContext(ctx, "seed failed; retrying", "err", err, "in", wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
+		d.Log.WarnContext(ctx, "seed failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
 		}
-	}()
-	return daprapp.Serve(ctx, cfg, NewServer(log, cfg, products), log)
+	}
 }

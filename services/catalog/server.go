@@ -21,7 +21,7 @@ const (
 // app token, so only catalog's own sidecar can reach it.
 func NewServer(log *slog.Logger, cfg daprapp.Config, products Products) http.Handler {
 	r := mux.NewRouter()
-	r.Handle("/healthz", healthz()).Methods(http.MethodGet)
+	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/products", listProducts(log, products)).Methods(http.MethodGet)
 	r.Handle("/products/{id}", getProduct(log, products)).Methods(http.MethodGet)
 	r.Handle("/products/{id}", updateProduct(log, products)).Methods(http.MethodPut)

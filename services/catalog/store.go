@@ -7,9 +7,8 @@ import (
 	"fmt"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -134,7 +133,7 @@ func (s *productStore) Save(ctx context.Context, p Product, etag string) (string
 	}
 	err = s.dapr.SaveStateWithETag(ctx, s.store, productKey(p.ID), data, etag, nil,
 		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
-	if isETagMismatch(err) {
+	if daprapp.IsETagMismatch(err) {
 		return "", ErrConflict
 	}
 	if err != nil {
@@ -177,15 +176,6 @@ func (s *productStore) seed(ctx context.Context, products []Product) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	return nil
-}
-
-// isETagMismatch recognises the sidecar's answer to a stale ETag.
-func isETagMismatch(err error) bool {
-	if err == nil {
-		return false
-	}
-	st, ok := status.FromError(err)
-	return ok && (st.Code() == codes.Aborted || st.Code() == codes.FailedPrecondition)
 }
 
 // ProductChanged is the payload of catalog.product-changed.
