@@ -48,8 +48,8 @@ var (
 	buildErr  error
 )
 
-// buildApps compiles every service once per test binary.
-func buildApps(f *compose.File, extra []compose.Service) (string, error) {
+// buildApps compiles every service in compose.yaml and the probe once per test binary.
+func buildApps(f *compose.File) (string, error) {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "bazaar-apps-")
 		if err != nil {
@@ -83,7 +83,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := buildApps(f, opts.Extra)
+	bin, err := buildApps(f)
 	if err != nil {
 		t.Fatal(err)
 	}
