@@ -121,6 +121,12 @@ func Start(t testing.TB, opts Options) *runner.System {
 		if t.Failed() {
 			t.Logf("process output:\n%s", logs.tail(200))
 		}
+		// BAZAAR_TEST_LOGS=dir keeps every test system's whole output.
+		if dir := os.Getenv("BAZAAR_TEST_LOGS"); dir != "" {
+			_ = os.MkdirAll(dir, 0o755)
+			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".log"
+			_ = os.WriteFile(filepath.Join(dir, name), []byte(logs.all()), 0o644)
+		}
 		os.RemoveAll(data)
 	}
 	if err != nil {
@@ -193,6 +199,12 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) all() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (b *lockedBuffer) tail(n int) string {

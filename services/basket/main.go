@@ -16,7 +16,7 @@ func main() {
 	err := daprapp.Run(context.Background(), "basket", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
 		baskets := &basketStore{dapr: d.Client, store: stateStore}
 		catalog := &catalogClient{invoke: daprapp.NewInvoker(d.Config)}
-		return NewServer(d.Log, d.Config, baskets, catalog), nil
+		return NewServer(d.Log, d.Config, baskets, catalog, &paymentClient{dapr: d.Client}, d.Client), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "basket:", err)

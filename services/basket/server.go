@@ -7,17 +7,23 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
 )
 
 const stateStore = "basket-store"
 
 // NewServer wires the basket's routes; every route but health needs the app
 // token, and every basket route needs a user.
-func NewServer(log *slog.Logger, cfg daprapp.Config, baskets Baskets, catalog Catalog) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, baskets *basketStore, catalog Catalog, payments Payments, pub Publisher) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/basket", getBasket(log, baskets)).Methods(http.MethodGet)
 	r.Handle("/basket/items/{productId}", setItem(log, baskets, catalog)).Methods(http.MethodPut)
 	r.Handle("/basket/items/{productId}", removeItem(log, baskets)).Methods(http.MethodDelete)
+	r.Handle("/basket/checkout", checkout(log, baskets, catalog, payments, pub)).Methods(http.MethodPost)
+	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler([]daprapp.Subscription{{
+		PubsubName: events.PubSub, Topic: events.OrderStatusChanged, Route: "/events/order-status",
+		DeadLetterTopic: events.DeadLetter(events.OrderStatusChanged)}})).Methods(http.MethodGet)
+	r.Handle("/events/order-status", onOrderStatus(log, baskets)).Methods(http.MethodPost)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
 }

@@ -115,3 +115,29 @@ func (s *basketStore) Save(ctx context.Context, user string, b Basket, etag stri
 	}
 	return nil
 }
+
+// checkedOut reports whether an order was already placed from this basket.
+func (s *basketStore) checkedOut(ctx context.Context, orderID string) (bool, error) {
+	item, err := s.dapr.GetState(ctx, s.store, "checkout:"+orderID, nil)
+	if err != nil {
+		return false, fmt.Errorf("read checkout: %w", err)
+	}
+	return len(item.Value) > 0, nil
+}
+
+func (s *basketStore) markCheckedOut(ctx context.Context, orderID string) error {
+	return s.dapr.SaveStateWithETag(ctx, s.store, "checkout:"+orderID, []byte(`"accepted"`), "", nil)
+}
+
+// handled and markHandled remember the events basket has acted on.
+func (s *basketStore) handled(ctx context.Context, key string) (bool, error) {
+	item, err := s.dapr.GetState(ctx, s.store, "handled:"+key, nil)
+	if err != nil {
+		return false, err
+	}
+	return len(item.Value) > 0, nil
+}
+
+func (s *basketStore) markHandled(ctx context.Context, key string) error {
+	return s.dapr.SaveStateWithETag(ctx, s.store, "handled:"+key, []byte("1"), "", map[string]string{"ttlInSeconds": "604800"})
+}

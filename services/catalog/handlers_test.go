@@ -58,7 +58,7 @@ func (f *fakeProducts) Save(_ context.Context, p Product, etag string) (string, 
 
 func serve(t *testing.T, f *fakeProducts, method, path string, header http.Header, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, f)
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, f, nil)
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("dapr-api-token", "tok")
 	for k, v := range header {

@@ -19,12 +19,16 @@ const (
 
 // NewServer wires the catalog's routes. Every route but health needs the
 // app token, so only catalog's own sidecar can reach it.
-func NewServer(log *slog.Logger, cfg daprapp.Config, products Products) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, products Products, stock *productStore) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/products", listProducts(log, products)).Methods(http.MethodGet)
 	r.Handle("/products/{id}", getProduct(log, products)).Methods(http.MethodGet)
 	r.Handle("/products/{id}", updateProduct(log, products)).Methods(http.MethodPut)
 	r.Handle("/static/catalog/products/{file}", productImage()).Methods(http.MethodGet)
+	// Stock reservations for the checkout saga (called by ordering).
+	r.Handle("/reservations", reserveStock(log, stock)).Methods(http.MethodPost)
+	r.Handle("/reservations/{orderId}/release", settleReservation(log, stock, released)).Methods(http.MethodPost)
+	r.Handle("/reservations/{orderId}/commit", settleReservation(log, stock, committed)).Methods(http.MethodPost)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
 }

@@ -1,0 +1,80 @@
+// Package events is the contract of the events Bazaar's services exchange:
+// topic names and payloads. A topic's first token names the domain that
+// publishes it (the embedded broker's stream is built on that rule).
+package events
+
+import "github.com/bazaar-shop/bazaar/internal/money"
+
+// PubSub is the Dapr pub/sub component every service publishes to.
+const PubSub = "events"
+
+// Topics.
+const (
+	// CheckoutAccepted is published by basket when a checkout passed its checks.
+	CheckoutAccepted = "checkout.accepted"
+	// OrderStatusChanged is published by ordering on every status change.
+	OrderStatusChanged = "order.status-changed"
+)
+
+// DeadLetter is the topic where deliveries of topic end when they cannot be
+// handled (a poison message).
+func DeadLetter(topic string) string { return "deadletter." + topic }
+
+// Line is one product of an order.
+type Line struct {
+	ProductID string      `json:"productId"`
+	Name      string      `json:"name"`
+	UnitPrice money.Money `json:"unitPrice"`
+	Quantity  int         `json:"quantity"`
+}
+
+// Address is where an order goes.
+type Address struct {
+	Name       string `json:"name"`
+	Street     string `json:"street"`
+	City       string `json:"city"`
+	PostalCode string `json:"postalCode"`
+	Country    string `json:"country"`
+}
+
+// Checkout is the payload of checkout.accepted. The card travels only as a
+// token from payment; card numbers never enter an event.
+type Checkout struct {
+	OrderID   string      `json:"orderId"`
+	UserID    string      `json:"userId"`
+	Lines     []Line      `json:"lines"`
+	Total     money.Money `json:"total"`
+	Address   Address     `json:"shippingAddress"`
+	CardToken string      `json:"cardToken"`
+}
+
+// Order statuses.
+const (
+	Submitted      = "submitted"
+	AwaitingStock  = "awaiting_stock"
+	StockConfirmed = "stock_confirmed"
+	Paid           = "paid"
+	Shipped        = "shipped"
+	Cancelled      = "cancelled"
+)
+
+// Reasons for a cancellation.
+const (
+	StockRejected   = "stock_rejected"
+	PaymentDeclined = "payment_declined"
+	UserCancelled   = "user_cancelled"
+)
+
+// StatusChange is the payload of order.status-changed.
+type StatusChange struct {
+	OrderID string `json:"orderId"`
+	UserID  string `json:"userId"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Lines   []Line `json:"lines,omitempty"`
+	At      string `json:"at"`
+}
+
+// Key identifies the change for consumers that must handle it once: a status
+// is reached at most once per order.
+func (c StatusChange) Key() string { return c.OrderID + "/" + c.Status }

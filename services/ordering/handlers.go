@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/dapr/go-sdk/workflow"
+	"github.com/gorilla/mux"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/httpapi"
+)
+
+// Workflows starts and steers saga instances.
+type Workflows interface {
+	Start(ctx context.Context, in sagaInput) error
+	Raise(ctx context.Context, orderID, event string) error
+}
+
+type workflows struct {
+	client *workflow.Client
+	saga   *saga
+}
+
+// Start schedules the saga for an order unless it already runs: the order id
+// is the instance id, so a redelivered event is a no-op.
+func (w *workflows) Start(ctx context.Context, in sagaInput) error {
+	id := in.Checkout.OrderID
+	if _, err := w.client.FetchWorkflowMetadata(ctx, id); err == nil {
+		return nil
+	}
+	_, err := w.client.ScheduleNewWorkflow(ctx, taskName(w.saga.Checkout), workflow.WithInstanceID(id), workflow.WithInput(in))
+	if err != nil {
+		if _, ferr := w.client.FetchWorkflowMetadata(ctx, id); ferr == nil {
+			return nil // a concurrent delivery started it
+		}
+		return fmt.Errorf("start saga %s: %w", id, err)
+	}
+	return nil
+}
+
+func (w *workflows) Raise(ctx context.Context, orderID, event string) error {
+	return w.client.RaiseEvent(ctx, orderID, event)
+}
+
+// The user comes from headers that the gateway will set from a verified
+// token; until then only callers behind a sidecar can send them.
+const (
+	userHeader = "X-User-Id"
+	roleHeader = "X-User-Role"
+)
+
+var userRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,128}$`)
+
+func user(r *http.Request) (string, error) {
+	u := r.Header.Get(userHeader)
+	if !userRE.MatchString(u) {
+		return "", httpapi.Errorf(http.StatusUnauthorized, "sign_in_required", "sign in to see orders")
+	}
+	return u, nil
+}
+
+// onCheckoutAccepted starts the saga for an accepted checkout. It answers
+// DROP for a message that can never be handled (it goes to the dead-letter
+// topic) and RETRY only when starting the workflow failed.
+func onCheckoutAccepted(log *slog.Logger, wf Workflows, grace time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e daprapp.Event
+		var c events.Checkout
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&e); err != nil || json.Unmarshal(e.Data, &c) != nil ||
+			c.OrderID == "" || c.UserID == "" || len(c.Lines) == 0 || c.CardToken == "" {
+			log.ErrorContext(r.Context(), "poison checkout event: dropped to the dead-letter topic", "event_id", e.ID)
+			daprapp.Answer(w, daprapp.Drop)
+			return
+		}
+		if err := wf.Start(r.Context(), sagaInput{Checkout: c, Grace: grace}); err != nil {
+			log.WarnContext(r.Context(), "saga did not start; the broker will redeliver", "order", c.OrderID, "err", err)
+			daprapp.Answer(w, daprapp.Retry)
+			return
+		}
+		daprapp.Answer(w, daprapp.Success)
+	})
+}
+
+func listOrders(log *slog.Logger, orders *orderStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := user(r)
+		if err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		list, err := orders.ForUser(r.Context(), u)
+		if err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		httpapi.JSON(w, http.StatusOK, list)
+	})
+}
+
+// ownOrder loads the order in the path if it belongs to the caller (or the
+// caller is an admin). Someone else's order is "not found", not "forbidden":
+// the answer must not tell that the id exists.
+func ownOrder(r *http.Request, orders *orderStore) (Order, error) {
+	u, err := user(r)
+	if err != nil {
+		return Order{}, err
+	}
+	o, _, err := orders.Get(r.Context(), mux.Vars(r)["id"])
+	if errors.Is(err, ErrNotFound) || err == nil && o.UserID != u && r.Header.Get(roleHeader) != "admin" {
+		return Order{}, httpapi.Errorf(http.StatusNotFound, "order_not_found", "no such order")
+	}
+	return o, err
+}
+
+func getOrder(log *slog.Logger, orders *orderStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, err := ownOrder(r, orders)
+		if err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		httpapi.JSON(w, http.StatusOK, o)
+	})
+}
+
+// cancelOrder cancels during the grace period only (202); later it is 409.
+func cancelOrder(log *slog.Logger, orders *orderStore, wf Workflows) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, err := ownOrder(r, orders)
+		if err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		if o.Status != events.Submitted {
+			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusConflict, "too_late_to_cancel", "the order is %s; it can be cancelled only while submitted", o.Status))
+			return
+		}
+		if err := wf.Raise(r.Context(), o.ID, cancelEvent); err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		httpapi.JSON(w, http.StatusAccepted, map[string]string{"orderId": o.ID})
+	})
+}
+
+// shipOrder is for admins: a paid order moves to shipped.
+func shipOrder(log *slog.Logger, orders *orderStore, wf Workflows) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(roleHeader) != "admin" {
+			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusForbidden, "admin_only", "only an admin can ship orders"))
+			return
+		}
+		o, err := ownOrder(r, orders)
+		if err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		if o.Status != events.Paid {
+			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusConflict, "not_paid", "the order is %s; only paid orders ship", o.Status))
+			return
+		}
+		if err := wf.Raise(r.Context(), o.ID, shipEvent); err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		httpapi.JSON(w, http.StatusAccepted, map[string]string{"orderId": o.ID})
+	})
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/money"
+	"github.com/bazaar-shop/bazaar/internal/runner"
+)
+
+const (
+	approve = `{"number":"4242 4242 4242 4242","expiry":"12/30","cvc":"123"}`
+	decline = `{"number":"4000 0000 0000 0002","expiry":"12/30","cvc":"123"}`
+	address = `{"name":"Ann Example","street":"1 Main St","city":"Lyon","postalCode":"69001","country":"FR"}`
+)
+
+// shop drives the system as a client app would, through its own sidecar.
+type shop struct {
+	t    *testing.T
+	sys  *runner.System
+	from *runner.App
+}
+
+func (s shop) call(app, method, path, user, body string, extra ...string) (int, []byte) {
+	s.t.Helper()
+	h := http.Header{}
+	if user != "" {
+		h.Set("X-User-Id", user)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Set(extra[i], extra[i+1])
+	}
+	status, _, b := harness.Invoke(s.t, s.from, app, method, path, h, body)
+	return status, b
+}
+
+func (s shop) add(user, product string, qty int) {
+	s.t.Helper()
+	status, body := s.call("basket", http.MethodPut, "basket/items/"+product, user, fmt.Sprintf(`{"quantity":%d}`, qty))
+	require.Equal(s.t, 200, status, "%s", body)
+}
+
+func (s shop) checkout(user, key, cardJSON string) string {
+	s.t.Helper()
+	status, body := s.call("basket", http.MethodPost, "basket/checkout", user,
+		`{"shippingAddress":`+address+`,"card":`+cardJSON+`}`, "Idempotency-Key", key)
+	require.Equal(s.t, http.StatusAccepted, status, "%s", body)
+	var out struct{ OrderID string }
+	require.NoError(s.t, json.Unmarshal(body, &out))
+	return out.OrderID
+}
+
+func (s shop) order(user, id string) (Order, int) {
+	status, body := s.call("ordering", http.MethodGet, "orders/"+id, user, "")
+	var o Order
+	_ = json.Unmarshal(body, &o)
+	return o, status
+}
+
+// waitFor polls until the order reaches one of the statuses.
+func (s shop) waitFor(user, id string, statuses ...string) Order {
+	s.t.Helper()
+	var o Order
+	harness.Eventually(s.t, 45*time.Second, func() error {
+		var status int
+		o, status = s.order(user, id)
+		if status == 200 && slices.Contains(statuses, o.Status) {
+			return nil
+		}
+		return fmt.Errorf("order %s is %q (%d), want %v", id, o.Status, status, statuses)
+	})
+	return o
+}
+
+func (s shop) stock(product string) (int, string) {
+	s.t.Helper()
+	status, h, body := harness.Invoke(s.t, s.from, "catalog", http.MethodGet, "products/"+product, nil, "")
+	require.Equal(s.t, 200, status, "%s", body)
+	var p struct{ Stock int }
+	require.NoError(s.t, json.Unmarshal(body, &p))
+	return p.Stock, h.Get("ETag")
+}
+
+func (s shop) setStock(product string, n int) {
+	s.t.Helper()
+	_, etag := s.stock(product)
+	status, _, body := harness.Invoke(s.t, s.from, "catalog", http.MethodGet, "products/"+product, nil, "")
+	require.Equal(s.t, 200, status)
+	var p map[string]any
+	require.NoError(s.t, json.Unmarshal(body, &p))
+	update, _ := json.Marshal(map[string]any{"name": p["name"], "description": p["description"], "category": p["category"], "price": p["price"], "stock": n})
+	status, _, body = harness.Invoke(s.t, s.from, "catalog", http.MethodPut, "products/"+product, http.Header{"If-Match": {etag}}, string(update))
+	require.Equal(s.t, 200, status, "%s", body)
+}
+
+func statuses(o Order) []string {
+	var out []string
+	for _, h := range o.History {
+		out = append(out, h.Status)
+	}
+	return out
+}
+
+// TestCheckoutSaga runs the checkout saga through real sidecars, a real
+// workflow engine and real stores, in both profiles.
+func TestCheckoutSaga(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Extra: []compose.Service{harness.Probe("client")},
+				Env: map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
+			s := shop{t: t, sys: sys, from: sys.App("client")}
+			harness.Eventually(t, 30*time.Second, func() error {
+				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
+					return fmt.Errorf("catalog not ready: %d %s", status, body)
+				}
+				return nil
+			})
+
+			t.Run("happy path", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				before, _ := s.stock("chefs-knife")
+				s.add("ann", "chefs-knife", 2)
+				id := s.checkout("ann", "happy-path-1", approve)
+				o := s.waitFor("ann", id, events.Paid, events.Cancelled)
+				require.Equal(t, events.Paid, o.Status, "%+v", o)
+				assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid}, statuses(o))
+				assert.Equal(t, int64(2*5900), o.Total.Amount)
+				after, _ := s.stock("chefs-knife")
+				assert.Equal(t, before-2, after)
+				harness.Eventually(t, 10*time.Second, func() error {
+					_, body := s.call("basket", http.MethodGet, "basket", "ann", "")
+					if strings.Contains(string(body), "chefs-knife") {
+						return fmt.Errorf("basket not emptied: %s", body)
+					}
+					return nil
+				})
+				status, _ := s.call("ordering", http.MethodPost, "orders/"+id+"/ship", "ann", "")
+				assert.Equal(t, http.StatusForbidden, status, "a customer cannot ship")
+				status, _ = s.call("ordering", http.MethodPost, "orders/"+id+"/ship", "admin", "", "X-User-Role", "admin")
+				assert.Equal(t, http.StatusAccepted, status)
+				o = s.waitFor("ann", id, events.Shipped)
+				assert.Equal(t, events.Shipped, o.Status)
+				_, code := s.order("bob", id)
+				assert.Equal(t, http.StatusNotFound, code, "bob cannot see ann's order")
+			})
+
+			t.Run("declined card", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				before, _ := s.stock("linen-apron")
+				s.add("dan", "linen-apron", 3)
+				id := s.checkout("dan", "declined-card-1", decline)
+				o := s.waitFor("dan", id, events.Paid, events.Cancelled)
+				assert.Equal(t, events.Cancelled, o.Status)
+				assert.Equal(t, events.PaymentDeclined, o.Reason)
+				assert.NotContains(t, statuses(o), events.Paid)
+				after, _ := s.stock("linen-apron")
+				assert.Equal(t, before, after, "stock is restored")
+			})
+
+			t.Run("not enough stock", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				s.add("eve", "block-plane", 3)
+				s.setStock("block-plane", 2)
+				id := s.checkout("eve", "no-stock-1", approve)
+				o := s.waitFor("eve", id, events.Paid, events.Cancelled)
+				assert.Equal(t, events.Cancelled, o.Status)
+				assert.Equal(t, events.StockRejected, o.Reason)
+				after, _ := s.stock("block-plane")
+				assert.Equal(t, 2, after)
+			})
+
+			t.Run("cancel in grace period", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				before, _ := s.stock("tool-roll")
+				s.add("fay", "tool-roll", 1)
+				id := s.checkout("fay", "cancel-grace-1", approve)
+				s.waitFor("fay", id, events.Submitted)
+				status, body := s.call("ordering", http.MethodPost, "orders/"+id+"/cancel", "fay", "")
+				require.Equal(t, http.StatusAccepted, status, "%s", body)
+				o := s.waitFor("fay", id, events.Cancelled, events.Paid)
+				assert.Equal(t, events.Cancelled, o.Status)
+				assert.Equal(t, events.UserCancelled, o.Reason)
+				after, _ := s.stock("tool-roll")
+				assert.Equal(t, before, after, "stock untouched")
+				status, _ = s.call("ordering", http.MethodPost, "orders/"+id+"/cancel", "fay", "")
+				assert.Equal(t, http.StatusConflict, status, "too late once cancelled")
+			})
+
+			t.Run("same Idempotency-Key twice is one order", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				s.add("gus", "claw-hammer", 1)
+				first := s.checkout("gus", "same-key-123", approve)
+				second := s.checkout("gus", "same-key-123", approve)
+				assert.Equal(t, first, second)
+				s.waitFor("gus", first, events.Paid)
+				_, body := s.call("ordering", http.MethodGet, "orders", "gus", "")
+				var list []Summary
+				require.NoError(t, json.Unmarshal(body, &list))
+				assert.Len(t, list, 1)
+			})
+
+			t.Run("same event twice is one order", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				status, body := s.call("payment", http.MethodPost, "tokenize", "", approve)
+				require.Equal(t, 200, status, "%s", body)
+				var tok struct{ Token string }
+				require.NoError(t, json.Unmarshal(body, &tok))
+				c := events.Checkout{OrderID: "dup-event-order", UserID: "hal", CardToken: tok.Token,
+					Lines: []events.Line{{ProductID: "headlamp", Name: "Headlamp", UnitPrice: money.EUR(2900), Quantity: 1}},
+					Total: money.EUR(2900), Address: events.Address{Name: "Hal", Street: "x", City: "y", PostalCode: "1", Country: "FR"}}
+				payload, _ := json.Marshal(c)
+				before, _ := s.stock("headlamp")
+				for range 2 {
+					status, _, body := harness.Call(t, http.MethodPost, s.from.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
+						http.Header{"Dapr-Api-Token": {s.from.APIToken}}, string(payload))
+					require.Equal(t, http.StatusNoContent, status, "%s", body)
+				}
+				s.waitFor("hal", c.OrderID, events.Paid)
+				time.Sleep(time.Second)
+				_, body = s.call("ordering", http.MethodGet, "orders", "hal", "")
+				var list []Summary
+				require.NoError(t, json.Unmarshal(body, &list))
+				assert.Len(t, list, 1)
+				after, _ := s.stock("headlamp")
+				assert.Equal(t, before-1, after, "stock taken once")
+			})
+
+			t.Run("bad checkout input changes nothing", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				s.add("ivy", "compost-bin", 1)
+				for _, tt := range []struct{ name, key, body, code string }{
+					{"no key", "", `{"shippingAddress":` + address + `,"card":` + approve + `}`, "idempotency_key_required"},
+					{"bad card", "bad-card-001", `{"shippingAddress":` + address + `,"card":{"number":"4242 4242 4242 4241","expiry":"12/30","cvc":"123"}}`, "card.number"},
+					{"expired card", "bad-card-002", `{"shippingAddress":` + address + `,"card":{"number":"4242424242424242","expiry":"01/20","cvc":"123"}}`, "card.expiry"},
+					{"no address", "bad-card-003", `{"card":` + approve + `}`, "shippingAddress.street"},
+					{"malformed", "bad-card-004", `{"card":`, "malformed_json"},
+				} {
+					status, body := s.call("basket", http.MethodPost, "basket/checkout", "ivy", tt.body, "Idempotency-Key", tt.key)
+					assert.True(t, status >= 400 && status < 500, "%s: %d", tt.name, status)
+					assert.Contains(t, string(body), tt.code, tt.name)
+				}
+				status, body := s.call("basket", http.MethodPost, "basket/checkout", "nobody-has-a-basket",
+					`{"shippingAddress":`+address+`,"card":`+approve+`}`, "Idempotency-Key", "empty-basket-1")
+				assert.Equal(t, http.StatusUnprocessableEntity, status)
+				assert.Contains(t, string(body), "empty_basket")
+				_, body = s.call("basket", http.MethodGet, "basket", "ivy", "")
+				assert.Contains(t, string(body), "compost-bin", "the basket is untouched")
+				_, body = s.call("ordering", http.MethodGet, "orders", "ivy", "")
+				assert.JSONEq(t, `[]`, string(body))
+			})
+
+			t.Run("20 concurrent checkouts for 5 in stock", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				s.setStock("folding-rule", 5)
+				ids := make([]string, 20)
+				var wg sync.WaitGroup
+				for i := range ids {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						user := fmt.Sprintf("racer-%02d", i)
+						s.add(user, "folding-rule", 1)
+						ids[i] = s.checkout(user, fmt.Sprintf("race-key-%02d", i), approve)
+					}()
+				}
+				wg.Wait()
+				paid, cancelled := 0, 0
+				for i, id := range ids {
+					o := s.waitFor(fmt.Sprintf("racer-%02d", i), id, events.Paid, events.Cancelled)
+						if o.Status == events.Paid {
+						paid++
+					} else {
+						assert.Equal(t, events.StockRejected, o.Reason)
+						cancelled++
+					}
+				}
+				assert.Equal(t, 5, paid)
+				assert.Equal(t, 15, cancelled)
+				stock, _ := s.stock("folding-rule")
+				assert.Equal(t, 0, stock)
+			})
+
+			t.Run("ordering killed mid-saga", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				before, _ := s.stock("camping-stove")
+				s.add("kim", "camping-stove", 1)
+				id := s.checkout("kim", "killed-saga-1", approve)
+				s.waitFor("kim", id, events.Submitted)
+				ordering := sys.App("ordering")
+				require.NoError(t, ordering.KillApp())
+				o := s.waitFor("kim", id, events.Paid, events.Cancelled)
+				assert.Equal(t, events.Paid, o.Status)
+				assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid}, statuses(o))
+				assert.GreaterOrEqual(t, ordering.Restarts(), 1)
+				after, _ := s.stock("camping-stove")
+				assert.Equal(t, before-1, after, "stock taken exactly once")
+			})
+		})
+	}
+}
+

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
+)
+
+// NewServer wires ordering's routes.
+func NewServer(log *slog.Logger, cfg daprapp.Config, orders *orderStore, wf Workflows, grace time.Duration) http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
+	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler([]daprapp.Subscription{{
+		PubsubName: events.PubSub, Topic: events.CheckoutAccepted, Route: "/events/checkout-accepted",
+		DeadLetterTopic: events.DeadLetter(events.CheckoutAccepted)}})).Methods(http.MethodGet)
+	r.Handle("/events/checkout-accepted", onCheckoutAccepted(log, wf, grace)).Methods(http.MethodPost)
+	r.Handle("/orders", listOrders(log, orders)).Methods(http.MethodGet)
+	r.Handle("/orders/{id}", getOrder(log, orders)).Methods(http.MethodGet)
+	r.Handle("/orders/{id}/cancel", cancelOrder(log, orders, wf)).Methods(http.MethodPost)
+	r.Handle("/orders/{id}/ship", shipOrder(log, orders, wf)).Methods(http.MethodPost)
+	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
+}

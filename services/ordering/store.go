@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/money"
+)
+
+const stateStore = "ordering-store"
+
+// Order is an order with its status history.
+type Order struct {
+	ID        string         `json:"id"`
+	UserID    string         `json:"userId"`
+	Status    string         `json:"status"`
+	Reason    string         `json:"reason,omitempty"`
+	Lines     []events.Line  `json:"lines"`
+	Total     money.Money    `json:"total"`
+	Address   events.Address `json:"shippingAddress"`
+	CreatedAt string         `json:"createdAt"`
+	History   []Step         `json:"history"`
+}
+
+// Step is one status an order went through, and when.
+type Step struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	At     string `json:"at"`
+}
+
+// Summary is an order in a list.
+type Summary struct {
+	ID        string      `json:"id"`
+	Status    string      `json:"status"`
+	Total     money.Money `json:"total"`
+	CreatedAt string      `json:"createdAt"`
+}
+
+var (
+	ErrNotFound = errors.New("no such order")
+	errConflict = errors.New("order changed concurrently")
+)
+
+type sidecar interface {
+	GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error)
+	GetBulkState(ctx context.Context, store string, keys []string, meta map[string]string, parallelism int32) ([]*dapr.BulkStateItem, error)
+	SaveStateWithETag(ctx context.Context, store, key string, data []byte, etag string, meta map[string]string, so ...dapr.StateOption) error
+}
+
+// orderStore keeps orders by id and, per user, the list of their order ids.
+type orderStore struct {
+	dapr  sidecar
+	store string
+}
+
+func orderKey(id string) string  { return "order:" + id }
+func userKey(user string) string { return "user-orders:" + user }
+func strong() []dapr.StateOption {
+	return []dapr.StateOption{dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)}
+}
+
+func (s *orderStore) Get(ctx context.Context, id string) (Order, string, error) {
+	item, err := s.dapr.GetState(ctx, s.store, orderKey(id), nil)
+	if err != nil {
+		return Order{}, "", fmt.Errorf("read order: %w", err)
+	}
+	if len(item.Value) == 0 {
+		return Order{}, "", ErrNotFound
+	}
+	var o Order
+	if err := json.Unmarshal(item.Value, &o); err != nil {
+		return Order{}, "", err
+	}
+	return o, item.Etag, nil
+}
+
+func (s *orderStore) save(ctx context.Context, o Order, etag string) error {
+	data, _ := json.Marshal(o)
+	err := s.dapr.SaveStateWithETag(ctx, s.store, orderKey(o.ID), data, etag, nil, strong()...)
+	if daprapp.IsETagMismatch(err) {
+		return errConflict
+	}
+	if err != nil && etag == "" {
+		if _, _, gerr := s.Get(ctx, o.ID); gerr == nil {
+			return errConflict // a concurrent first write won
+		}
+	}
+	return err
+}
+
+// ForUser lists a user's orders, newest first.
+func (s *orderStore) ForUser(ctx context.Context, user string) ([]Summary, error) {
+	ids, _, err := s.ids(ctx, user)
+	if err != nil || len(ids) == 0 {
+		return []Summary{}, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[len(ids)-1-i] = orderKey(id)
+	}
+	items, err := s.dapr.GetBulkState(ctx, s.store, keys, nil, 8)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string][]byte{}
+	for _, it := range items {
+		byKey[it.Key] = it.Value
+	}
+	out := make([]Summary, 0, len(keys))
+	for _, k := range keys {
+		var o Order
+		if json.Unmarshal(byKey[k], &o) == nil && o.ID != "" {
+			out = append(out, Summary{ID: o.ID, Status: o.Status, Total: o.Total, CreatedAt: o.CreatedAt})
+		}
+	}
+	return out, nil
+}
+
+func (s *orderStore) ids(ctx context.Context, user string) ([]string, string, error) {
+	item, err := s.dapr.GetState(ctx, s.store, userKey(user), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	var ids []string
+	if len(item.Value) > 0 {
+		if err := json.Unmarshal(item.Value, &ids); err != nil {
+			return nil, "", err
+		}
+	}
+	return ids, item.Etag, nil
+}
+
+// index adds an order to its user's list, once.
+func (s *orderStore) index(ctx context.Context, user, id string) error {
+	for range 20 {
+		ids, etag, err := s.ids(ctx, user)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(ids, id) {
+			return nil
+		}
+		data, _ := json.Marshal(append(ids, id))
+		err = s.dapr.SaveStateWithETag(ctx, s.store, userKey(user), data, etag, nil, strong()...)
+		if err == nil {
+			return nil
+		}
+		if !daprapp.IsETagMismatch(err) && etag != "" {
+			return err
+		}
+	}
+	return fmt.Errorf("index order %s: %w", id, errConflict)
+}

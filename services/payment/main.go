@@ -1,0 +1,91 @@
+// Command payment is Bazaar's payment service, a gRPC app behind its Dapr
+// sidecar (app-protocol grpc). It keeps card numbers to itself: callers get
+// a token, and orders are authorized by token. Approval is simulated with the
+// well-known test cards: 4000 0000 0000 0002 is declined, other valid cards
+// are approved.
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	daprgrpc "github.com/dapr/go-sdk/service/grpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "payment:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "payment")
+	cfg, err := daprapp.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	client, err := daprapp.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.Listen, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	server := grpc.NewServer(grpc.UnaryInterceptor(requireAppToken(cfg.AppToken)))
+	svc := daprgrpc.NewServiceWithGrpcServer(lis, server)
+	p := &payments{store: &cardStore{dapr: client, store: stateStore}, log: log}
+	for name, h := range map[string]handler{"tokenize": p.tokenize, "authorize": p.authorize, "refund": p.refund} {
+		if err := svc.AddServiceInvocationHandler(name, invocation(log, h)); err != nil {
+			return err
+		}
+	}
+	log.InfoContext(ctx, "listening", "addr", lis.Addr().String())
+	go func() {
+		<-ctx.Done()
+		_ = svc.GracefulStop()
+	}()
+	return svc.Start()
+}
+
+// open are the calls the sidecar makes without the app token; they reveal
+// nothing (health, and the empty lists of subscriptions and bindings).
+var open = map[string]bool{
+	"/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck": true,
+	"/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions": true,
+	"/dapr.proto.runtime.v1.AppCallback/ListInputBindings":      true,
+}
+
+// requireAppToken admits only calls that carry the app's token, compared in
+// constant time (the SDK's own check is not).
+func requireAppToken(token string) grpc.UnaryServerInterceptor {
+	want := []byte(token)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if open[info.FullMethod] {
+			return next(ctx, req)
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		got := md.Get("dapr-api-token")
+		if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), want) != 1 {
+			return nil, status.Error(codes.Unauthenticated, "only this app's Dapr sidecar may call it")
+		}
+		return next(ctx, req)
+	}
+}
