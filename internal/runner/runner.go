@@ -360,8 +360,15 @@ func (s *System) startControlPlane(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		raft, err := s.ports.free()
+		if err != nil {
+			return err
+		}
 		s.PlacementAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		// The raft port defaults to 8201: give each run its own, or two runs
+		// on one machine (parallel tests) fight over it.
 		args := []string{"--port", strconv.Itoa(port), "--listen-address", "127.0.0.1",
+			"--initial-cluster", fmt.Sprintf("dapr-placement-0=127.0.0.1:%d", raft),
 			"--healthz-port", strconv.Itoa(health), "--healthz-listen-address", "127.0.0.1",
 			"--enable-metrics=false", "--log-level", logLevel}
 		if s.anchors != "" {

@@ -84,7 +84,9 @@ func (q listQuery) apply(all []Product) ProductPage {
 	page := ProductPage{Items: []Product{}, Total: len(matched), Page: q.page, PageSize: q.pageSize}
 	from := (q.page - 1) * q.pageSize
 	if from < len(matched) {
-		page.Items = matched[from:min(from+q.pageSize, len(matched))]
+		for _, p := range matched[from:min(from+q.pageSize, len(matched))] {
+			page.Items = append(page.Items, p.public())
+		}
 	}
 	return page
 }
@@ -97,7 +99,7 @@ func getProduct(log *slog.Logger, products Products) http.Handler {
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(etag))
-		httpapi.JSON(w, http.StatusOK, p)
+		httpapi.JSON(w, http.StatusOK, p.public())
 	})
 }
 
@@ -163,7 +165,7 @@ func updateProduct(log *slog.Logger, products Products) http.Handler {
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(newETag))
-		httpapi.JSON(w, http.StatusOK, next)
+		httpapi.JSON(w, http.StatusOK, next.public())
 	})
 }
 

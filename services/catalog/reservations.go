@@ -13,6 +13,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
@@ -66,103 +67,132 @@ func (r Reservation) Valid(context.Context) map[string]string {
 	return p
 }
 
-// reserve holds every line of an order, or none. It is idempotent per
-// order: asking again returns the first answer. Products are written in one
-// state transaction guarded by their ETags, so concurrent reservations of
-// the same product cannot oversell; the loser re-reads and tries again.
+// reserve holds every line of an order, or none, and is idempotent per order.
+//
+// Each product is changed on its own with its ETag, never in a multi-key
+// transaction: Redis runs a transaction's other writes even when one ETag
+// check fails, which oversold stock. A hold is recorded inside the product
+// (Holds[orderID]) in the same write that takes the stock, so a retry after a
+// crash skips the lines already held instead of taking their stock twice.
+// When a line cannot be held, the lines held so far are given back.
 func (s *productStore) reserve(ctx context.Context, orderID string, lines []ReservationLine) (Reservation, error) {
-	var lastErr error
-	for attempt := range 60 {
-		if prev, ok, err := s.reservation(ctx, orderID); err != nil || ok {
-			return prev, err
-		}
-		ops := make([]*dapr.StateOperation, 0, len(lines)+1)
-		status := reserved
-		for _, l := range lines {
-			p, etag, err := s.Get(ctx, l.ProductID)
-			if errors.Is(err, ErrNotFound) {
-				status = rejected
-				break
-			}
-			if err != nil {
-				return Reservation{}, err
+	if prev, ok, err := s.reservation(ctx, orderID); err != nil || ok {
+		return prev, err
+	}
+	status := reserved
+	for _, l := range lines {
+		err := s.changeProduct(ctx, l.ProductID, func(p *Product) (bool, error) {
+			if _, held := p.Holds[orderID]; held {
+				return false, nil
 			}
 			if p.Stock < l.Quantity {
-				status = rejected
-				break
+				return false, ErrInsufficientStock
 			}
 			p.Stock -= l.Quantity
-			data, _ := json.Marshal(p)
-			ops = append(ops, upsert(productKey(p.ID), data, etag))
-		}
-		r := Reservation{OrderID: orderID, Status: status, Lines: lines}
-		if status == rejected {
-			ops = ops[:0]
-		}
-		data, _ := json.Marshal(r)
-		// First write of the reservation: a concurrent duplicate of this
-		// order loses here rather than reserving twice.
-		ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
-			Key: reservationKey(orderID), Value: data,
-			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite, Consistency: dapr.StateConsistencyStrong}}})
-		err := s.dapr.ExecuteStateTransaction(ctx, s.store, nil, ops)
-		if err == nil {
-			if status == rejected {
-				return r, ErrInsufficientStock
+			if p.Holds == nil {
+				p.Holds = map[string]int{}
 			}
-			return r, nil
+			p.Holds[orderID] = l.Quantity
+			return true, nil
+		})
+		if errors.Is(err, ErrInsufficientStock) || errors.Is(err, ErrNotFound) {
+			status = rejected
+			break
 		}
-		// A stale ETag (someone reserved the same product first) fails the
-		// whole transaction; stores report it differently, so re-read.
-		lastErr = err
-		if sleep(ctx, attempt) != nil {
-			return Reservation{}, ctx.Err()
+		if err != nil {
+			return Reservation{}, err
 		}
 	}
-	return Reservation{}, fmt.Errorf("reserve stock for %s: gave up after contention: %w", orderID, lastErr)
+	if status == rejected {
+		if err := s.dropHolds(ctx, orderID, lines, true); err != nil {
+			return Reservation{}, err
+		}
+	}
+	r := Reservation{OrderID: orderID, Status: status, Lines: lines}
+	if err := s.saveReservation(ctx, r); err != nil {
+		return Reservation{}, err
+	}
+	if status == rejected {
+		return r, ErrInsufficientStock
+	}
+	return r, nil
 }
 
 // settle releases (stock back on the shelf) or commits a reservation, once.
 func (s *productStore) settle(ctx context.Context, orderID, to string) (Reservation, error) {
-	var lastErr error
-	for attempt := range 60 {
-		item, err := s.dapr.GetState(ctx, s.store, reservationKey(orderID), nil)
-		if err != nil {
-			return Reservation{}, err
-		}
-		if len(item.Value) == 0 {
-			return Reservation{}, ErrNotFound
-		}
-		var r Reservation
-		if err := json.Unmarshal(item.Value, &r); err != nil {
-			return Reservation{}, err
-		}
-		if r.Status != reserved {
-			return r, nil // settled before, or never held anything
-		}
-		var ops []*dapr.StateOperation
-		if to == released {
-			for _, l := range r.Lines {
-				p, etag, err := s.Get(ctx, l.ProductID)
-				if err != nil {
-					return Reservation{}, err
-				}
-				p.Stock += l.Quantity
-				data, _ := json.Marshal(p)
-				ops = append(ops, upsert(productKey(p.ID), data, etag))
+	r, ok, err := s.reservation(ctx, orderID)
+	if errors.Is(err, ErrInsufficientStock) || err == nil && ok && r.Status != reserved {
+		return r, nil // settled before, or never held anything
+	}
+	if err != nil {
+		return Reservation{}, err
+	}
+	if !ok {
+		return Reservation{}, ErrNotFound
+	}
+	if err := s.dropHolds(ctx, orderID, r.Lines, to == released); err != nil {
+		return Reservation{}, err
+	}
+	r.Status = to
+	return r, s.saveReservation(ctx, r)
+}
+
+// dropHolds removes the order's holds from its products, putting the stock
+// back when restock is set. Products without a hold are left alone.
+func (s *productStore) dropHolds(ctx context.Context, orderID string, lines []ReservationLine, restock bool) error {
+	for _, l := range lines {
+		err := s.changeProduct(ctx, l.ProductID, func(p *Product) (bool, error) {
+			qty, held := p.Holds[orderID]
+			if !held {
+				return false, nil
 			}
-		}
-		r.Status = to
-		data, _ := json.Marshal(r)
-		ops = append(ops, upsert(reservationKey(orderID), data, item.Etag))
-		if lastErr = s.dapr.ExecuteStateTransaction(ctx, s.store, nil, ops); lastErr == nil {
-			return r, nil
-		}
-		if sleep(ctx, attempt) != nil {
-			return Reservation{}, ctx.Err()
+			if restock {
+				p.Stock += qty
+			}
+			delete(p.Holds, orderID)
+			return true, nil
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
 		}
 	}
-	return Reservation{}, fmt.Errorf("settle reservation %s: %w", orderID, lastErr)
+	return nil
+}
+
+// changeProduct applies change to a product under its ETag, re-reading and
+// trying again when another writer got there first.
+func (s *productStore) changeProduct(ctx context.Context, id string, change func(*Product) (bool, error)) error {
+	for attempt := range 100 {
+		p, etag, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		changed, err := change(&p)
+		if err != nil || !changed {
+			return err
+		}
+		data, _ := json.Marshal(p)
+		err = s.dapr.SaveStateWithETag(ctx, s.store, productKey(id), data, etag, nil,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+		if err == nil {
+			return nil
+		}
+		if !daprapp.IsETagMismatch(err) {
+			return fmt.Errorf("save product %s: %w", id, err)
+		}
+		if sleep(ctx, attempt) != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("change product %s: too much contention", id)
+}
+
+func (s *productStore) saveReservation(ctx context.Context, r Reservation) error {
+	data, _ := json.Marshal(r)
+	if err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, "", nil); err != nil {
+		return fmt.Errorf("save reservation: %w", err)
+	}
+	return nil
 }
 
 func (s *productStore) reservation(ctx context.Context, orderID string) (Reservation, bool, error) {
@@ -183,15 +213,9 @@ func (s *productStore) reservation(ctx context.Context, orderID string) (Reserva
 	return r, true, nil
 }
 
-func upsert(key string, data []byte, etag string) *dapr.StateOperation {
-	return &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
-		Key: key, Value: data, Etag: &dapr.ETag{Value: etag},
-		Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite, Consistency: dapr.StateConsistencyStrong}}}
-}
-
 // sleep backs off with jitter so that contending reservations spread out.
 func sleep(ctx context.Context, attempt int) error {
-	d := time.Duration(5+rand.IntN(10*(1+min(attempt, 10)))) * time.Millisecond
+	d := time.Duration(1+rand.IntN(5*(1+min(attempt, 10)))) * time.Millisecond
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

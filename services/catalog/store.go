@@ -21,6 +21,15 @@ type Product struct {
 	Price       money.Money `json:"price"`
 	ImageURL    string      `json:"imageUrl"`
 	Stock       int         `json:"stock"`
+	// Holds is the stock held for orders being paid, by order id. It is
+	// stored with the product but never shown (see public).
+	Holds map[string]int `json:"holds,omitempty"`
+}
+
+// public is the product as the API shows it.
+func (p Product) public() Product {
+	p.Holds = nil
+	return p
 }
 
 // Domain errors; handlers map them to HTTP in one place (fail).

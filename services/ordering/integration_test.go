@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -280,7 +284,7 @@ func TestCheckoutSaga(t *testing.T) {
 				paid, cancelled := 0, 0
 				for i, id := range ids {
 					o := s.waitFor(fmt.Sprintf("racer-%02d", i), id, events.Paid, events.Cancelled)
-						if o.Status == events.Paid {
+					if o.Status == events.Paid {
 						paid++
 					} else {
 						assert.Equal(t, events.StockRejected, o.Reason)
@@ -308,7 +312,44 @@ func TestCheckoutSaga(t *testing.T) {
 				after, _ := s.stock("camping-stove")
 				assert.Equal(t, before-1, after, "stock taken exactly once")
 			})
+
+			if profile == "servers" {
+				t.Run("each service's data lives only in its own store", func(t *testing.T) {
+					assertStoresSeparate(t, sys)
+				})
+			}
 		})
 	}
 }
 
+// assertStoresSeparate reads the real stores: every key in a service's Redis
+// database, and in ordering's PostgreSQL table, belongs to that service.
+func assertStoresSeparate(t *testing.T, sys *runner.System) {
+	ctx := context.Background()
+	for db, owner := range map[int]string{1: "catalog", 2: "basket", 3: "payment"} {
+		rdb := redis.NewClient(&redis.Options{Addr: sys.RedisAddr, Password: sys.RedisPassword, DB: db})
+		keys, err := rdb.Keys(ctx, "*").Result()
+		rdb.Close()
+		require.NoError(t, err)
+		require.NotEmpty(t, keys, "redis db %d (%s) is empty", db, owner)
+		for _, k := range keys {
+			assert.True(t, strings.HasPrefix(k, owner+"||"), "redis db %d belongs to %s but holds %q", db, owner, k)
+		}
+	}
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
+		require.NotEmpty(t, matches, "psql is needed to read ordering's store")
+		psql = matches[0]
+	}
+	out, err := exec.Command(psql, sys.PostgresConn, "-tAc", "SELECT key FROM state").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	keys := strings.Fields(string(out))
+	require.NotEmpty(t, keys)
+	for _, k := range keys {
+		// Besides its own keys, the table holds Dapr's metadata for
+		// ordering's workflow actors (actor types named after the app).
+		own := strings.HasPrefix(k, "ordering||") || strings.HasPrefix(k, "actors||dapr.internal.default.ordering.")
+		assert.True(t, own, "ordering's table holds %q", k)
+	}
+}
