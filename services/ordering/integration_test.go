@@ -256,6 +256,14 @@ func TestCheckoutSaga(t *testing.T) {
 					assert.True(t, status >= 400 && status < 500, "%s: %d", tt.name, status)
 					assert.Contains(t, string(body), tt.code, tt.name)
 				}
+				// A run of rejected requests must not shut checkout for others
+				// (Dapr counts 4xx as failures if a circuit breaker is set).
+				for i := range 12 {
+					status, _ := s.call("basket", http.MethodPost, "basket/checkout", "ivy", `{"card":`, "Idempotency-Key", fmt.Sprintf("bad-run-%03d", i))
+					require.Equal(t, http.StatusBadRequest, status)
+				}
+				s.add("jon", "seed-starter-tray", 1)
+				s.waitFor("jon", s.checkout("jon", "after-bad-run", approve), events.Paid)
 				status, body := s.call("basket", http.MethodPost, "basket/checkout", "nobody-has-a-basket",
 					`{"shippingAddress":`+address+`,"card":`+approve+`}`, "Idempotency-Key", "empty-basket-1")
 				assert.Equal(t, http.StatusUnprocessableEntity, status)
