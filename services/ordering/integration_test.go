@@ -32,7 +32,7 @@ const (
 
 // shop drives the system as a client app would, through its own sidecar.
 type shop struct {
-	t    *testing.T
+	t    testing.TB
 	sys  *runner.System
 	from *runner.App
 }

@@ -30,10 +30,12 @@ import (
 //	      ── declined → release stock → cancelled/payment_declined (never paid)
 //	  → commit stock → paid ─("ship" from an admin)→ shipped
 //
-// Every status change is an activity that stores the status and then
-// publishes order.status-changed. The workflow engine re-runs an activity
-// that did not complete, so a crash between the two still publishes; the
-// event carries a key (order id + status) that consumers deduplicate on.
+// Every status change is stored and then published as order.status-changed
+// inside an activity. The workflow engine re-runs an activity that did not
+// complete, and every step in one is idempotent (a status is stored once,
+// stock holds and payment authorizations are keyed by order), so a crash
+// between storing and publishing still publishes; the event carries a key
+// (order id + status) that consumers deduplicate on.
 
 // Workflow event names.
 const (
@@ -66,7 +68,7 @@ func (s *saga) register(w *workflow.WorkflowWorker) error {
 	if err := w.RegisterWorkflow(s.Checkout); err != nil {
 		return err
 	}
-	for _, a := range []workflow.Activity{s.CreateOrder, s.RecordStatus, s.ReserveStock, s.AuthorizePayment, s.ReleaseStock, s.CommitStock} {
+	for _, a := range []workflow.Activity{s.CreateOrder, s.RecordStatus, s.ReserveStock, s.TakePayment} {
 		if err := w.RegisterActivity(a); err != nil {
 			return err
 		}
@@ -83,12 +85,10 @@ func (s *saga) Checkout(ctx *workflow.WorkflowContext) (any, error) {
 	}
 	id := in.Checkout.OrderID
 	step := func(status, reason string) error {
-		return ctx.CallActivity(s.RecordStatus, workflow.ActivityInput(statusInput{
-			OrderID: id, Status: status, Reason: reason, At: ctx.CurrentUTCDateTime().Format(time.RFC3339Nano)})).Await(nil)
+		return ctx.CallActivity(s.RecordStatus, workflow.ActivityInput(statusInput{OrderID: id, Status: status, Reason: reason, At: now(ctx)})).Await(nil)
 	}
 	in.Checkout.Lines = append([]events.Line(nil), in.Checkout.Lines...)
-	if err := ctx.CallActivity(s.CreateOrder, workflow.ActivityInput(createInput{Checkout: in.Checkout,
-		At: ctx.CurrentUTCDateTime().Format(time.RFC3339Nano)})).Await(nil); err != nil {
+	if err := ctx.CallActivity(s.CreateOrder, workflow.ActivityInput(stepInput{Checkout: in.Checkout, At: now(ctx)})).Await(nil); err != nil {
 		return nil, err
 	}
 	if in.Grace > 0 {
@@ -97,34 +97,21 @@ func (s *saga) Checkout(ctx *workflow.WorkflowContext) (any, error) {
 			return events.Cancelled, step(events.Cancelled, events.UserCancelled)
 		}
 	}
-	if err := step(events.AwaitingStock, ""); err != nil {
+	// Each remaining activity does one piece of work and records the
+	// statuses around it, so that the saga has few steps (each step is a
+	// round trip through the workflow engine and a write of its history).
+	var status string
+	if err := ctx.CallActivity(s.ReserveStock, workflow.ActivityInput(stepInput{Checkout: in.Checkout, At: now(ctx)})).Await(&status); err != nil {
 		return nil, err
 	}
-	var held bool
-	if err := ctx.CallActivity(s.ReserveStock, workflow.ActivityInput(in.Checkout)).Await(&held); err != nil {
+	if status == events.Cancelled {
+		return status, nil
+	}
+	if err := ctx.CallActivity(s.TakePayment, workflow.ActivityInput(stepInput{Checkout: in.Checkout, At: now(ctx)})).Await(&status); err != nil {
 		return nil, err
 	}
-	if !held {
-		return events.Cancelled, step(events.Cancelled, events.StockRejected)
-	}
-	if err := step(events.StockConfirmed, ""); err != nil {
-		return nil, err
-	}
-	var approved bool
-	if err := ctx.CallActivity(s.AuthorizePayment, workflow.ActivityInput(in.Checkout)).Await(&approved); err != nil {
-		return nil, err
-	}
-	if !approved {
-		if err := ctx.CallActivity(s.ReleaseStock, workflow.ActivityInput(id)).Await(nil); err != nil {
-			return nil, err
-		}
-		return events.Cancelled, step(events.Cancelled, events.PaymentDeclined)
-	}
-	if err := ctx.CallActivity(s.CommitStock, workflow.ActivityInput(id)).Await(nil); err != nil {
-		return nil, err
-	}
-	if err := step(events.Paid, ""); err != nil {
-		return nil, err
+	if status == events.Cancelled {
+		return status, nil
 	}
 	if err := ctx.WaitForExternalEvent(shipEvent, -1).Await(nil); err != nil {
 		return nil, err
@@ -132,15 +119,21 @@ func (s *saga) Checkout(ctx *workflow.WorkflowContext) (any, error) {
 	return events.Shipped, step(events.Shipped, "")
 }
 
-type createInput struct {
+// stepInput is an activity's input: the order, and the workflow's time.
+type stepInput struct {
 	Checkout events.Checkout `json:"checkout"`
 	At       string          `json:"at"`
+}
+
+// now is the workflow's deterministic clock, as stored in status history.
+func now(ctx *workflow.WorkflowContext) string {
+	return ctx.CurrentUTCDateTime().Format(time.RFC3339Nano)
 }
 
 // CreateOrder stores the new order as submitted, lists it for its user and
 // announces it.
 func (s *saga) CreateOrder(ctx workflow.ActivityContext) (any, error) {
-	var in createInput
+	var in stepInput
 	if err := ctx.GetInput(&in); err != nil {
 		return nil, err
 	}
@@ -168,7 +161,12 @@ func (s *saga) RecordStatus(ctx workflow.ActivityContext) (any, error) {
 	if err := ctx.GetInput(&in); err != nil {
 		return nil, err
 	}
-	return nil, retry(ctx.Context(), s.log, "record "+in.Status, func(rc context.Context) error {
+	return nil, s.record(ctx.Context(), in)
+}
+
+// record stores a status change once and publishes it at least once.
+func (s *saga) record(ctx context.Context, in statusInput) error {
+	return retry(ctx, s.log, "record "+in.Status, func(rc context.Context) error {
 		o, etag, err := s.orders.Get(rc, in.OrderID)
 		if err != nil {
 			return err
@@ -197,10 +195,16 @@ func (s *saga) publish(ctx context.Context, c events.StatusChange) error {
 	return s.dapr.PublishEvent(ctx, events.PubSub, events.OrderStatusChanged, c, dapr.PublishEventWithContentType("application/json"))
 }
 
-// ReserveStock asks catalog to hold every line; false means not enough stock.
+// ReserveStock records awaiting_stock, asks catalog to hold every line, and
+// records the outcome: stock_confirmed, or cancelled/stock_rejected. It
+// returns the order's status.
 func (s *saga) ReserveStock(ctx workflow.ActivityContext) (any, error) {
-	var c events.Checkout
-	if err := ctx.GetInput(&c); err != nil {
+	var in stepInput
+	if err := ctx.GetInput(&in); err != nil {
+		return nil, err
+	}
+	c, rc := in.Checkout, ctx.Context()
+	if err := s.record(rc, statusInput{OrderID: c.OrderID, Status: events.AwaitingStock, At: in.At}); err != nil {
 		return nil, err
 	}
 	type line struct {
@@ -217,7 +221,7 @@ func (s *saga) ReserveStock(ctx workflow.ActivityContext) (any, error) {
 	var res struct {
 		Status string `json:"status"`
 	}
-	err := retry(ctx.Context(), s.log, "reserve stock", func(rc context.Context) error {
+	err := retry(rc, s.log, "reserve stock", func(rc context.Context) error {
 		status, body, err := s.call(rc, "catalog", http.MethodPost, "/reservations", req)
 		if err == nil && status != http.StatusOK {
 			err = fmt.Errorf("catalog answered %d", status)
@@ -227,45 +231,31 @@ func (s *saga) ReserveStock(ctx workflow.ActivityContext) (any, error) {
 		}
 		return json.Unmarshal(body, &res)
 	})
-	return res.Status == "reserved", err
-}
-
-// ReleaseStock puts a reservation back on the shelf.
-func (s *saga) ReleaseStock(ctx workflow.ActivityContext) (any, error) {
-	return nil, s.settle(ctx, "release")
-}
-
-// CommitStock makes a reservation final.
-func (s *saga) CommitStock(ctx workflow.ActivityContext) (any, error) {
-	return nil, s.settle(ctx, "commit")
-}
-
-func (s *saga) settle(ctx workflow.ActivityContext, action string) error {
-	var id string
-	if err := ctx.GetInput(&id); err != nil {
-		return err
-	}
-	return retry(ctx.Context(), s.log, action+" stock", func(rc context.Context) error {
-		status, _, err := s.call(rc, "catalog", http.MethodPost, "/reservations/"+id+"/"+action, nil)
-		if err == nil && status != http.StatusOK {
-			err = fmt.Errorf("catalog answered %d", status)
-		}
-		return err
-	})
-}
-
-// AuthorizePayment asks payment (a gRPC app) to authorize the order total.
-func (s *saga) AuthorizePayment(ctx workflow.ActivityContext) (any, error) {
-	var c events.Checkout
-	if err := ctx.GetInput(&c); err != nil {
+	if err != nil {
 		return nil, err
 	}
+	if res.Status != "reserved" {
+		return events.Cancelled, s.record(rc, statusInput{OrderID: c.OrderID, Status: events.Cancelled, Reason: events.StockRejected, At: in.At})
+	}
+	return events.StockConfirmed, s.record(rc, statusInput{OrderID: c.OrderID, Status: events.StockConfirmed, At: in.At})
+}
+
+// TakePayment asks payment (a gRPC app) to authorize the order total. If it
+// is approved, the stock reservation is committed and the order is paid;
+// if not, the stock goes back on the shelf first and the order is cancelled,
+// so a declined order is never paid. It returns the order's status.
+func (s *saga) TakePayment(ctx workflow.ActivityContext) (any, error) {
+	var in stepInput
+	if err := ctx.GetInput(&in); err != nil {
+		return nil, err
+	}
+	c, rc := in.Checkout, ctx.Context()
 	body, _ := json.Marshal(map[string]any{"orderId": c.OrderID, "token": c.CardToken, "amount": c.Total})
 	var out struct {
 		Approved bool   `json:"approved"`
 		Reason   string `json:"reason"`
 	}
-	err := retry(ctx.Context(), s.log, "authorize payment", func(rc context.Context) error {
+	err := retry(rc, s.log, "authorize payment", func(rc context.Context) error {
 		resp, err := s.dapr.InvokeMethodWithContent(rc, "payment", "authorize", http.MethodPost,
 			&dapr.DataContent{ContentType: "application/json", Data: body})
 		if err != nil {
@@ -273,7 +263,30 @@ func (s *saga) AuthorizePayment(ctx workflow.ActivityContext) (any, error) {
 		}
 		return json.Unmarshal(resp, &out)
 	})
-	return out.Approved, err
+	if err != nil {
+		return nil, err
+	}
+	if !out.Approved {
+		if err := s.settle(rc, c.OrderID, "release"); err != nil {
+			return nil, err
+		}
+		return events.Cancelled, s.record(rc, statusInput{OrderID: c.OrderID, Status: events.Cancelled, Reason: events.PaymentDeclined, At: in.At})
+	}
+	if err := s.settle(rc, c.OrderID, "commit"); err != nil {
+		return nil, err
+	}
+	return events.Paid, s.record(rc, statusInput{OrderID: c.OrderID, Status: events.Paid, At: in.At})
+}
+
+// settle releases or commits the order's stock reservation (both idempotent).
+func (s *saga) settle(ctx context.Context, id, action string) error {
+	return retry(ctx, s.log, action+" stock", func(rc context.Context) error {
+		status, _, err := s.call(rc, "catalog", http.MethodPost, "/reservations/"+id+"/"+action, nil)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("catalog answered %d", status)
+		}
+		return err
+	})
 }
 
 // call invokes another app's HTTP API through the sidecars.

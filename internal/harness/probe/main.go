@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
@@ -31,8 +32,13 @@ func main() {
 	for _, t := range strings.Fields(strings.ReplaceAll(os.Getenv("PROBE_TOPICS"), ",", " ")) {
 		subs = append(subs, daprapp.Subscription{PubsubName: "events", Topic: t, Route: "/events"})
 	}
+	// Received is an event and when it arrived, for latency measurements.
+	type received struct {
+		daprapp.Event
+		At time.Time `json:"receivedAt"`
+	}
 	var mu sync.Mutex
-	received := []daprapp.Event{}
+	all := []received{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	mux.Handle("GET /dapr/subscribe", daprapp.SubscribeHandler(subs))
@@ -43,14 +49,14 @@ func main() {
 			return
 		}
 		mu.Lock()
-		received = append(received, e)
+		all = append(all, received{Event: e, At: time.Now()})
 		mu.Unlock()
 		daprapp.Answer(w, daprapp.Success)
 	})
 	mux.HandleFunc("GET /received", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		_ = json.NewEncoder(w).Encode(received)
+		_ = json.NewEncoder(w).Encode(all)
 	})
 	if err := daprapp.Serve(ctx, cfg, daprapp.RequireAppToken(cfg.AppToken, "/healthz")(mux), log); err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
