@@ -78,7 +78,7 @@ func measureCheckouts(b *testing.B, s shop, prefix string, orders int, rate floa
 			defer wg.Done()
 			for i := range jobs {
 				started[i] = time.Now()
-				ids[i] = s.checkout(user(i), fmt.Sprintf("order-%d", i), approve)
+				ids[i] = s.checkout(user(i), fmt.Sprintf("order-%05d", i), approve)
 			}
 		}()
 	}
