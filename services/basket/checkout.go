@@ -17,6 +17,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/card"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
@@ -66,7 +67,7 @@ var keyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 // basket is emptied when ordering reports the order submitted.
 func checkout(log *slog.Logger, baskets *basketStore, catalog Catalog, payments Payments, pub Publisher) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := user(r)
+		u, err := caller.User(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
@@ -150,7 +151,7 @@ func onOrderStatus(log *slog.Logger, baskets *basketStore) http.Handler {
 			daprapp.Answer(w, daprapp.Drop)
 			return
 		}
-		if c.Status != events.Submitted || !userRE.MatchString(c.UserID) {
+		if c.Status != events.Submitted || !caller.ValidUser(c.UserID) {
 			daprapp.Answer(w, daprapp.Success)
 			return
 		}

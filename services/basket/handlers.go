@@ -5,35 +5,20 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
 // MaxQuantity is the most of one product a basket may hold.
 const MaxQuantity = 99
 
-// userHeader carries the signed-in user. Until the identity service and the
-// gateway exist, whoever calls basket through its sidecar sets it; the
-// gateway will set it from a verified token.
-const userHeader = "X-User-Id"
-
-var userRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,128}$`)
-
-func user(r *http.Request) (string, error) {
-	u := r.Header.Get(userHeader)
-	if !userRE.MatchString(u) {
-		return "", httpapi.Errorf(http.StatusUnauthorized, "sign_in_required", "sign in to use a basket")
-	}
-	return u, nil
-}
-
 func getBasket(log *slog.Logger, baskets Baskets) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := user(r)
+		u, err := caller.User(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
@@ -66,7 +51,7 @@ func (q QuantityUpdate) Valid(context.Context) map[string]string {
 // setItem sets a product's quantity, with its name and price from catalog.
 func setItem(log *slog.Logger, baskets Baskets, catalog Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := user(r)
+		u, err := caller.User(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
@@ -101,7 +86,7 @@ func setItem(log *slog.Logger, baskets Baskets, catalog Catalog) http.Handler {
 
 func removeItem(log *slog.Logger, baskets Baskets) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := user(r)
+		u, err := caller.User(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return

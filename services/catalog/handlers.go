@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
@@ -140,6 +141,10 @@ func (u ProductUpdate) Valid(context.Context) map[string]string {
 // GET, so that two admins editing at once cannot lose each other's change.
 func updateProduct(log *slog.Logger, products Products) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := caller.RequireAdmin(r); err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
 		id := mux.Vars(r)["id"]
 		etag, err := strconv.Unquote(r.Header.Get("If-Match"))
 		if err != nil || etag == "" {
@@ -169,11 +174,39 @@ func updateProduct(log *slog.Logger, products Products) http.Handler {
 	})
 }
 
+// createProduct adds a product (admins only); its id comes from its name.
+func createProduct(log *slog.Logger, products Products) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := caller.RequireAdmin(r); err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		u, err := httpapi.Decode[ProductUpdate](r)
+		if err != nil {
+			httpapi.Fail(w, r, log, err)
+			return
+		}
+		id := slug(u.Name)
+		p := Product{ID: id, Name: strings.TrimSpace(u.Name), Description: u.Description, Category: u.Category,
+			Price: u.Price, Stock: u.Stock, ImageURL: "/static/catalog/products/" + id + ".svg"}
+		etag, err := products.Create(r.Context(), p)
+		if err != nil {
+			fail(w, r, log, err)
+			return
+		}
+		w.Header().Set("ETag", strconv.Quote(etag))
+		w.Header().Set("Location", "/products/"+id)
+		httpapi.JSON(w, http.StatusCreated, p)
+	})
+}
+
 // fail maps the catalog's domain errors to HTTP; everything else is a 500.
 func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		err = httpapi.Errorf(http.StatusNotFound, "product_not_found", "no such product")
+	case errors.Is(err, ErrExists):
+		err = httpapi.Errorf(http.StatusConflict, "product_exists", "a product with this name exists")
 	case errors.Is(err, ErrConflict):
 		err = httpapi.Errorf(http.StatusConflict, "etag_mismatch", "the product changed since you read it; read it again and retry")
 	}

@@ -47,6 +47,14 @@ func (f *fakeProducts) Get(_ context.Context, id string) (Product, string, error
 	return p, f.etags[id], nil
 }
 
+func (f *fakeProducts) Create(_ context.Context, p Product) (string, error) {
+	if _, ok := f.items[p.ID]; ok {
+		return "", ErrExists
+	}
+	f.items[p.ID], f.etags[p.ID] = p, "1"
+	return "1", nil
+}
+
 func (f *fakeProducts) Save(_ context.Context, p Product, etag string) (string, error) {
 	if f.etags[p.ID] != etag {
 		return "", ErrConflict
@@ -61,6 +69,7 @@ func serve(t *testing.T, f *fakeProducts, method, path string, header http.Heade
 	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, f, nil)
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("dapr-api-token", "tok")
+	r.Header.Set("X-User-Role", "admin")
 	for k, v := range header {
 		r.Header[k] = v
 	}
@@ -141,4 +150,29 @@ func TestProductImageEscapes(t *testing.T) {
 	assert.Contains(t, w.Body.String(), ">CK<")
 	w = serve(t, newFakeProducts(), http.MethodGet, "/static/catalog/products/unknown.svg", nil, "")
 	assert.Equal(t, 404, w.Code)
+}
+
+func TestCreateProduct(t *testing.T) {
+	f := newFakeProducts()
+	body := `{"name":"Garden Hose","description":"25 m","category":"garden","price":{"amount":3900,"currency":"EUR"},"stock":7}`
+	w := serve(t, f, http.MethodPost, "/products", nil, body)
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	assert.Equal(t, "/products/garden-hose", w.Header().Get("Location"))
+	assert.Equal(t, 7, f.items["garden-hose"].Stock)
+	w = serve(t, f, http.MethodPost, "/products", nil, body)
+	assert.Equal(t, http.StatusConflict, w.Code)
+}
+
+func TestAdminOnly(t *testing.T) {
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, newFakeProducts(), nil)
+	for _, req := range []*http.Request{
+		httptest.NewRequest(http.MethodPost, "/products", strings.NewReader(`{}`)),
+		httptest.NewRequest(http.MethodPut, "/products/headlamp", strings.NewReader(`{}`)),
+	} {
+		req.Header.Set("dapr-api-token", "tok")
+		req.Header.Set("X-User-Id", "ann")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		assert.Equal(t, http.StatusForbidden, w.Code, req.Method)
+	}
 }

@@ -46,10 +46,10 @@ func TestThroughSidecars(t *testing.T) {
 				etag := h.Get("ETag")
 				require.NotEmpty(t, etag)
 				update := `{"name":"Headlamp","description":"Brighter.","category":"outdoor","price":{"amount":3100,"currency":"EUR"},"stock":54}`
-				status, h2, body := harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}}, update)
+				status, h2, body := harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "X-User-Role": {"admin"}}, update)
 				require.Equal(t, http.StatusOK, status, "%s", body)
 				assert.NotEqual(t, etag, h2.Get("ETag"))
-				status, _, body = harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}}, update)
+				status, _, body = harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "X-User-Role": {"admin"}}, update)
 				assert.Equal(t, http.StatusConflict, status, "%s", body)
 				assert.Contains(t, string(body), "etag_mismatch")
 			})

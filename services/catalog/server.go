@@ -24,6 +24,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, products Products, stock *p
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/products", listProducts(log, products)).Methods(http.MethodGet)
 	r.Handle("/products/{id}", getProduct(log, products)).Methods(http.MethodGet)
+	r.Handle("/products", createProduct(log, products)).Methods(http.MethodPost)
 	r.Handle("/products/{id}", updateProduct(log, products)).Methods(http.MethodPut)
 	r.Handle("/static/catalog/products/{file}", productImage()).Methods(http.MethodGet)
 	// Stock reservations for the checkout saga (called by ordering).

@@ -38,6 +38,8 @@ var (
 	// ErrConflict means the caller's ETag is stale: someone changed the
 	// product since they read it.
 	ErrConflict = errors.New("conflict")
+	// ErrExists means a product with that id exists already.
+	ErrExists = errors.New("exists")
 )
 
 // Products is what the handlers need from storage.
@@ -45,6 +47,7 @@ type Products interface {
 	List(ctx context.Context) ([]Product, error)
 	Get(ctx context.Context, id string) (Product, string, error)
 	Save(ctx context.Context, p Product, etag string) (string, error)
+	Create(ctx context.Context, p Product) (string, error)
 }
 
 // sidecar is the part of the Dapr client the store uses.
@@ -157,6 +160,46 @@ func (s *productStore) Save(ctx context.Context, p Product, etag string) (string
 		return "", fmt.Errorf("publish %s: %w", TopicProductChanged, err)
 	}
 	return newETag, nil
+}
+
+// Create adds a new product and lists it in the index.
+func (s *productStore) Create(ctx context.Context, p Product) (string, error) {
+	if _, _, err := s.Get(ctx, p.ID); err == nil {
+		return "", ErrExists
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	data, _ := json.Marshal(p)
+	if err := s.dapr.SaveStateWithETag(ctx, s.store, productKey(p.ID), data, "", nil,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite)); err != nil {
+		if _, _, gerr := s.Get(ctx, p.ID); gerr == nil {
+			return "", ErrExists
+		}
+		return "", fmt.Errorf("create product %s: %w", p.ID, err)
+	}
+	for range 20 {
+		item, err := s.dapr.GetState(ctx, s.store, indexKey, nil)
+		if err != nil {
+			return "", err
+		}
+		var ids []string
+		if len(item.Value) > 0 {
+			if err := json.Unmarshal(item.Value, &ids); err != nil {
+				return "", err
+			}
+		}
+		index, _ := json.Marshal(append(ids, p.ID))
+		err = s.dapr.SaveStateWithETag(ctx, s.store, indexKey, index, item.Etag, nil,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+		if err == nil {
+			_, etag, err := s.Get(ctx, p.ID)
+			return etag, err
+		}
+		if !daprapp.IsETagMismatch(err) {
+			return "", fmt.Errorf("index product %s: %w", p.ID, err)
+		}
+	}
+	return "", fmt.Errorf("index product %s: %w", p.ID, ErrConflict)
 }
 
 // seed writes the initial catalog once: if the index exists, it does nothing,

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/dapr/go-sdk/workflow"
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
@@ -50,23 +50,6 @@ func (w *workflows) Raise(ctx context.Context, orderID, event string) error {
 	return w.client.RaiseEvent(ctx, orderID, event)
 }
 
-// The user comes from headers that the gateway will set from a verified
-// token; until then only callers behind a sidecar can send them.
-const (
-	userHeader = "X-User-Id"
-	roleHeader = "X-User-Role"
-)
-
-var userRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,128}$`)
-
-func user(r *http.Request) (string, error) {
-	u := r.Header.Get(userHeader)
-	if !userRE.MatchString(u) {
-		return "", httpapi.Errorf(http.StatusUnauthorized, "sign_in_required", "sign in to see orders")
-	}
-	return u, nil
-}
-
 // onCheckoutAccepted starts the saga for an accepted checkout. It answers
 // DROP for a message that can never be handled (it goes to the dead-letter
 // topic) and RETRY only when starting the workflow failed.
@@ -91,7 +74,7 @@ func onCheckoutAccepted(log *slog.Logger, wf Workflows, grace time.Duration) htt
 
 func listOrders(log *slog.Logger, orders *orderStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := user(r)
+		u, err := caller.User(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
@@ -109,12 +92,12 @@ func listOrders(log *slog.Logger, orders *orderStore) http.Handler {
 // caller is an admin). Someone else's order is "not found", not "forbidden":
 // the answer must not tell that the id exists.
 func ownOrder(r *http.Request, orders *orderStore) (Order, error) {
-	u, err := user(r)
+	u, err := caller.User(r)
 	if err != nil {
 		return Order{}, err
 	}
 	o, _, err := orders.Get(r.Context(), mux.Vars(r)["id"])
-	if errors.Is(err, ErrNotFound) || err == nil && o.UserID != u && r.Header.Get(roleHeader) != "admin" {
+	if errors.Is(err, ErrNotFound) || err == nil && o.UserID != u && !caller.IsAdmin(r) {
 		return Order{}, httpapi.Errorf(http.StatusNotFound, "order_not_found", "no such order")
 	}
 	return o, err
@@ -154,8 +137,8 @@ func cancelOrder(log *slog.Logger, orders *orderStore, wf Workflows) http.Handle
 // shipOrder is for admins: a paid order moves to shipped.
 func shipOrder(log *slog.Logger, orders *orderStore, wf Workflows) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(roleHeader) != "admin" {
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusForbidden, "admin_only", "only an admin can ship orders"))
+		if err := caller.RequireAdmin(r); err != nil {
+			httpapi.Fail(w, r, log, err)
 			return
 		}
 		o, err := ownOrder(r, orders)
