@@ -11,7 +11,7 @@ endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run test bench dapr deps check generate unit integration clean
+.PHONY: run test bench fuzz dapr deps check generate clean
 
 ## run: build what is missing and start every service (embedded profile)
 run: dapr
@@ -24,6 +24,15 @@ test: dapr deps check
 ## bench: the measured figures in docs/benchmarks.md
 bench: dapr deps
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
+
+## fuzz: run each request-decoder fuzzer for FUZZTIME (new crashers land in testdata/fuzz)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in ./services/basket ./services/catalog; do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 ## dapr: build daprd, placement and sentry from the pinned Go module
 ifdef OWN_DAPR
