@@ -23,7 +23,7 @@ test: dapr deps check
 
 ## bench: the measured figures in docs/benchmarks.md
 bench: dapr deps
-	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
+	go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
 
 ## fuzz: run each request-decoder fuzzer for FUZZTIME (new crashers land in testdata/fuzz)
 FUZZTIME ?= 30s

@@ -27,7 +27,13 @@ const StreamName = "bazaar"
 
 // streamSubjects lists the topic families: every topic's first token names the
 // domain that publishes it (catalog.product-changed, order.status-changed, …).
-var streamSubjects = []string{"catalog.>", "basket.>", "checkout.>", "order.>", "payment.>", "identity.>", "deadletter.>"}
+var streamSubjects = []string{"catalog.>", "basket.>", "checkout.>", "order.>", "payment.>", "identity.>"}
+
+// DeadLetterStream holds the dead-letter topics. It must be a stream of its
+// own: JetStream deduplicates by message id per stream, and a dead-lettered
+// message keeps its CloudEvent id, so in the main stream it would be
+// discarded as a duplicate of itself.
+const DeadLetterStream = "bazaar-deadletters"
 
 // startNATS runs an in-process NATS server with JetStream, storing under dir.
 func startNATS(dir string, port int) (*natsserver.Server, error) {
@@ -61,24 +67,24 @@ func startNATS(dir string, port int) (*natsserver.Server, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("nats: %w", err)
 	}
-	cfg := &nats.StreamConfig{
-		Name:     StreamName,
-		Subjects: streamSubjects,
-		Storage:  nats.FileStorage,
-		// Sidecars replay the stream when they (re)subscribe; consumers are
-		// idempotent, and a day of history bounds the replay.
-		MaxAge:     24 * time.Hour,
-		Duplicates: 2 * time.Minute,
-	}
-	if _, err := js.StreamInfo(StreamName); err == nil {
-		_, err = js.UpdateStream(cfg)
-		if err != nil {
+	for _, cfg := range []*nats.StreamConfig{
+		{Name: StreamName, Subjects: streamSubjects},
+		{Name: DeadLetterStream, Subjects: []string{"deadletter.>"}},
+	} {
+		cfg.Storage = nats.FileStorage
+		// A day of history is plenty for one developer's machine.
+		cfg.MaxAge = 24 * time.Hour
+		cfg.Duplicates = 2 * time.Minute
+		if _, err := js.StreamInfo(cfg.Name); err == nil {
+			_, err = js.UpdateStream(cfg)
+			if err != nil {
+				srv.Shutdown()
+				return nil, fmt.Errorf("nats: update stream %s: %w", cfg.Name, err)
+			}
+		} else if _, err := js.AddStream(cfg); err != nil {
 			srv.Shutdown()
-			return nil, fmt.Errorf("nats: update stream: %w", err)
+			return nil, fmt.Errorf("nats: create stream %s: %w", cfg.Name, err)
 		}
-	} else if _, err := js.AddStream(cfg); err != nil {
-		srv.Shutdown()
-		return nil, fmt.Errorf("nats: create stream: %w", err)
 	}
 	return srv, nil
 }

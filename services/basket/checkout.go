@@ -147,8 +147,8 @@ func onOrderStatus(log *slog.Logger, baskets *basketStore) http.Handler {
 		var e daprapp.Event
 		var c events.StatusChange
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&e); err != nil || json.Unmarshal(e.Data, &c) != nil || c.OrderID == "" {
-			log.ErrorContext(r.Context(), "poison order event: dropped to the dead-letter topic", "event_id", e.ID)
-			daprapp.Answer(w, daprapp.Drop)
+			log.ErrorContext(r.Context(), "poison order event: it will end in the dead-letter topic", "event_id", e.ID)
+			daprapp.Answer(w, daprapp.Retry)
 			return
 		}
 		if c.Status != events.Submitted || !caller.ValidUser(c.UserID) {

@@ -21,9 +21,10 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, baskets *basketStore, catal
 	r.Handle("/basket/items/{productId}", setItem(log, baskets, catalog)).Methods(http.MethodPut)
 	r.Handle("/basket/items/{productId}", removeItem(log, baskets)).Methods(http.MethodDelete)
 	r.Handle("/basket/checkout", checkout(log, baskets, catalog, payments, pub)).Methods(http.MethodPost)
-	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler([]daprapp.Subscription{{
+	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{
 		PubsubName: events.PubSub, Topic: events.OrderStatusChanged, Route: "/events/order-status",
-		DeadLetterTopic: events.DeadLetter(events.OrderStatusChanged)}})).Methods(http.MethodGet)
+		DeadLetterTopic: events.DeadLetter(events.OrderStatusChanged)}}, "/events/dead-letter"))).Methods(http.MethodGet)
 	r.Handle("/events/order-status", onOrderStatus(log, baskets)).Methods(http.MethodPost)
+	r.Handle("/events/dead-letter", daprapp.DeadLetterHandler(log)).Methods(http.MethodPost)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
 }

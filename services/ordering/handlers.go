@@ -50,17 +50,17 @@ func (w *workflows) Raise(ctx context.Context, orderID, event string) error {
 	return w.client.RaiseEvent(ctx, orderID, event)
 }
 
-// onCheckoutAccepted starts the saga for an accepted checkout. It answers
-// DROP for a message that can never be handled (it goes to the dead-letter
-// topic) and RETRY only when starting the workflow failed.
+// onCheckoutAccepted starts the saga for an accepted checkout. A message that
+// can never be handled, or a workflow that did not start, is a failure: the
+// sidecar retries, then moves it to the dead-letter topic.
 func onCheckoutAccepted(log *slog.Logger, wf Workflows, grace time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e daprapp.Event
 		var c events.Checkout
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&e); err != nil || json.Unmarshal(e.Data, &c) != nil ||
 			c.OrderID == "" || c.UserID == "" || len(c.Lines) == 0 || c.CardToken == "" {
-			log.ErrorContext(r.Context(), "poison checkout event: dropped to the dead-letter topic", "event_id", e.ID)
-			daprapp.Answer(w, daprapp.Drop)
+			log.ErrorContext(r.Context(), "poison checkout event: it will end in the dead-letter topic", "event_id", e.ID)
+			daprapp.Answer(w, daprapp.Retry)
 			return
 		}
 		if err := wf.Start(r.Context(), sagaInput{Checkout: c, Grace: grace}); err != nil {

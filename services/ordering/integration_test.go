@@ -123,7 +123,8 @@ func TestCheckoutSaga(t *testing.T) {
 	for _, profile := range []string{"embedded", "servers"} {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
-			sys := harness.Start(t, harness.Options{Profile: profile, Extra: []compose.Service{harness.Probe("client")},
+			sys := harness.Start(t, harness.Options{Profile: profile,
+				Extra: []compose.Service{harness.Probe("client"), harness.Probe("dead-letters", events.DeadLetter(events.CheckoutAccepted))},
 				Env: map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
 			s := shop{t: t, sys: sys, from: sys.App("client")}
 			harness.Eventually(t, 30*time.Second, func() error {
@@ -240,6 +241,23 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Len(t, list, 1)
 				after, _ := s.stock("headlamp")
 				assert.Equal(t, before-1, after, "stock taken once")
+			})
+
+			t.Run("poison event ends in the dead-letter topic", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from}
+				status, _, body := harness.Call(t, http.MethodPost, s.from.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
+					http.Header{"Dapr-Api-Token": {s.from.APIToken}}, `{"orderId":"poison-1","lines":"not a list"}`)
+				require.Equal(t, http.StatusNoContent, status, "%s", body)
+				dlq := sys.App("dead-letters")
+				harness.Eventually(t, 30*time.Second, func() error {
+					_, _, body := harness.Call(t, http.MethodGet, dlq.AppURL()+"/received", http.Header{"Dapr-Api-Token": {dlq.AppToken}}, "")
+					if !strings.Contains(string(body), "poison-1") {
+						return fmt.Errorf("not dead-lettered yet: %s", body)
+					}
+					return nil
+				})
+				_, code := s.order("anyone", "poison-1")
+				assert.Equal(t, http.StatusNotFound, code, "no order from a poison message")
 			})
 
 			t.Run("bad checkout input changes nothing", func(t *testing.T) {

@@ -15,10 +15,11 @@ import (
 func NewServer(log *slog.Logger, cfg daprapp.Config, orders *orderStore, wf Workflows, grace time.Duration) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
-	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler([]daprapp.Subscription{{
+	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{
 		PubsubName: events.PubSub, Topic: events.CheckoutAccepted, Route: "/events/checkout-accepted",
-		DeadLetterTopic: events.DeadLetter(events.CheckoutAccepted)}})).Methods(http.MethodGet)
+		DeadLetterTopic: events.DeadLetter(events.CheckoutAccepted)}}, "/events/dead-letter"))).Methods(http.MethodGet)
 	r.Handle("/events/checkout-accepted", onCheckoutAccepted(log, wf, grace)).Methods(http.MethodPost)
+	r.Handle("/events/dead-letter", daprapp.DeadLetterHandler(log)).Methods(http.MethodPost)
 	r.Handle("/orders", listOrders(log, orders)).Methods(http.MethodGet)
 	r.Handle("/orders/{id}", getOrder(log, orders)).Methods(http.MethodGet)
 	r.Handle("/orders/{id}/cancel", cancelOrder(log, orders, wf)).Methods(http.MethodPost)
