@@ -45,9 +45,15 @@ const (
 
 type saga struct {
 	orders *orderStore
-	dapr   dapr.Client
+	dapr   messenger
 	invoke *daprapp.Invoker
 	log    *slog.Logger
+}
+
+// messenger is what the saga's activities need of the sidecar beyond state.
+type messenger interface {
+	PublishEvent(ctx context.Context, pubsub, topic string, data any, opts ...dapr.PublishEventOption) error
+	InvokeMethodWithContent(ctx context.Context, appID, method, verb string, content *dapr.DataContent) ([]byte, error)
 }
 
 // sagaInput is what a workflow instance starts with.
