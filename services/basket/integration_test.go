@@ -23,8 +23,8 @@ func TestBasketThroughSidecars(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
 			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "basket"},
-				Extra: []compose.Service{harness.Probe("caller")}})
-			from := sys.App("caller")
+				Extra: []compose.Service{harness.Probe("gateway")}})
+			from := sys.App("gateway")
 			as := func(user string) http.Header { return http.Header{"X-User-Id": {user}} }
 			call := func(method, path, user, body string) (int, Basket, string) {
 				status, _, b := harness.Invoke(t, from, "basket", method, path, as(user), body)

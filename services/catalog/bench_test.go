@@ -20,8 +20,8 @@ func BenchmarkInvocation(b *testing.B) {
 	for _, profile := range []string{"embedded", "servers"} {
 		b.Run(profile, func(b *testing.B) {
 			sys := harness.Start(b, harness.Options{Profile: profile, Services: []string{"catalog"},
-				Extra: []compose.Service{harness.Probe("probe-a")}})
-			from, catalog := sys.App("probe-a"), sys.App("catalog")
+				Extra: []compose.Service{harness.Probe("gateway")}})
+			from, catalog := sys.App("gateway"), sys.App("catalog")
 			waitSeeded(b, from)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 			get := func(url, token string) time.Duration {

@@ -24,8 +24,8 @@ func TestThroughSidecars(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
 			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog"},
-				Extra: []compose.Service{harness.Probe("probe-a", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
-			a, b := sys.App("probe-a"), sys.App("probe-b")
+				Extra: []compose.Service{harness.Probe("gateway", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
+			a, b := sys.App("gateway"), sys.App("probe-b")
 			waitSeeded(t, a)
 
 			t.Run("invocation from another app", func(t *testing.T) {

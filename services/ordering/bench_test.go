@@ -31,9 +31,9 @@ func BenchmarkCheckout(b *testing.B) {
 	for _, profile := range []string{"embedded", "servers"} {
 		b.Run(profile, func(b *testing.B) {
 			sys := harness.Start(b, harness.Options{Profile: profile,
-				Extra: []compose.Service{harness.Probe("client"), harness.Probe("watcher", events.OrderStatusChanged)},
+				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("watcher", events.OrderStatusChanged)},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
-			s := shop{t: b, sys: sys, from: sys.App("client")}
+			s := shop{t: b, sys: sys, from: sys.App("gateway")}
 			harness.Eventually(b, 30*time.Second, func() error {
 				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
 					return fmt.Errorf("%d %s", status, body)

@@ -124,9 +124,10 @@ func TestCheckoutSaga(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
 			sys := harness.Start(t, harness.Options{Profile: profile,
-				Extra: []compose.Service{harness.Probe("client"), harness.Probe("dead-letters", events.DeadLetter(events.CheckoutAccepted))},
+				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("dead-letters", events.DeadLetter(events.CheckoutAccepted)),
+					harness.Probe("outsider")},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
-			s := shop{t: t, sys: sys, from: sys.App("client")}
+			s := shop{t: t, sys: sys, from: sys.App("gateway")}
 			harness.Eventually(t, 30*time.Second, func() error {
 				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
 					return fmt.Errorf("catalog not ready: %d %s", status, body)
@@ -219,7 +220,8 @@ func TestCheckoutSaga(t *testing.T) {
 
 			t.Run("same event twice is one order", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from}
-				status, body := s.call("payment", http.MethodPost, "tokenize", "", approve)
+				// Only basket may tokenize cards: ask as basket.
+				status, _, body := harness.Invoke(t, sys.App("basket"), "payment", http.MethodPost, "tokenize", nil, approve)
 				require.Equal(t, 200, status, "%s", body)
 				var tok struct{ Token string }
 				require.NoError(t, json.Unmarshal(body, &tok))
@@ -241,6 +243,23 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Len(t, list, 1)
 				after, _ := s.stock("headlamp")
 				assert.Equal(t, before-1, after, "stock taken once")
+			})
+
+			t.Run("services may invoke only what they need", func(t *testing.T) {
+				for _, tt := range []struct {
+					from, to, method, path string
+				}{
+					{"outsider", "catalog", http.MethodGet, "products"},
+					{"basket", "payment", http.MethodPost, "authorize"},
+					{"basket", "catalog", http.MethodPost, "reservations"},
+					{"ordering", "basket", http.MethodGet, "basket"},
+					{"catalog", "payment", http.MethodPost, "tokenize"},
+					{"gateway", "catalog", http.MethodPost, "reservations"},
+					{"gateway", "payment", http.MethodPost, "authorize"},
+				} {
+					status, _, body := harness.Invoke(t, sys.App(tt.from), tt.to, tt.method, tt.path, http.Header{"X-User-Id": {"ann"}}, `{}`)
+					assert.Equal(t, http.StatusForbidden, status, "%s → %s %s %s: %s", tt.from, tt.to, tt.method, tt.path, body)
+				}
 			})
 
 			t.Run("poison event ends in the dead-letter topic", func(t *testing.T) {
