@@ -126,7 +126,7 @@ func TestCheckoutSaga(t *testing.T) {
 			sys := harness.Start(t, harness.Options{Profile: profile,
 				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("dead-letters", events.DeadLetter(events.CheckoutAccepted)),
 					harness.Probe("outsider")},
-				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
+				Env: map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
 			s := shop{t: t, sys: sys, from: sys.App("gateway")}
 			harness.Eventually(t, 30*time.Second, func() error {
 				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
