@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/dapr/go-sdk v1.11.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/mux v1.8.1
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0

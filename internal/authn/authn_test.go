@@ -1,0 +1,93 @@
+package authn
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func sign(t *testing.T, key *ecdsa.PrivateKey, kid string, mutate func(*Claims)) string {
+	now := time.Now()
+	c := Claims{Email: "ann@example.com", Roles: []string{"customer"}, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: Issuer, Audience: jwt.ClaimStrings{Audience}, Subject: "u1",
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(15 * time.Minute))}}
+	if mutate != nil {
+		mutate(&c)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	require.NoError(t, err)
+	return s
+}
+
+func TestVerify(t *testing.T) {
+	good, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	fetches := 0
+	v := NewVerifier(func(context.Context) (JWKS, error) {
+		fetches++
+		return JWKS{Keys: []JWK{PublicJWK("k1", &good.PublicKey)}}, nil
+	})
+	ctx := context.Background()
+
+	c, err := v.Verify(ctx, sign(t, good, "k1", nil))
+	require.NoError(t, err)
+	assert.Equal(t, "u1", c.Subject)
+	assert.False(t, c.IsAdmin())
+
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": Issuer, "aud": Audience, "sub": "u1", "exp": time.Now().Add(time.Hour).Unix()})
+	hs.Header["kid"] = "k1"
+	hsToken, _ := hs.SignedString([]byte("guess"))
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"iss": Issuer, "aud": Audience, "sub": "u1", "exp": time.Now().Add(time.Hour).Unix()})
+	none.Header["kid"] = "k1"
+	noneToken, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	valid := sign(t, good, "k1", nil)
+	tampered := valid[:strings.LastIndexByte(valid, '.')-2] + "xx" + valid[strings.LastIndexByte(valid, '.'):]
+
+	for name, token := range map[string]string{
+		"forged signature": sign(t, other, "k1", nil),
+		"wrong kid":        sign(t, good, "k9", nil),
+		"no kid":           sign(t, good, "", nil),
+		"expired":          sign(t, good, "k1", func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour)) }),
+		"no expiry":        sign(t, good, "k1", func(c *Claims) { c.ExpiresAt = nil }),
+		"wrong audience":   sign(t, good, "k1", func(c *Claims) { c.Audience = jwt.ClaimStrings{"elsewhere"} }),
+		"wrong issuer":     sign(t, good, "k1", func(c *Claims) { c.Issuer = "someone" }),
+		"no subject":       sign(t, good, "k1", func(c *Claims) { c.Subject = "" }),
+		"alg none":         noneToken,
+		"alg HS256":        hsToken,
+		"tampered payload": tampered,
+		"garbage":          "not.a.token",
+	} {
+		_, err := v.Verify(ctx, token)
+		assert.ErrorIs(t, err, ErrInvalidToken, name)
+	}
+	assert.Equal(t, 1, fetches, "unknown kids do not refetch more than every 10s")
+}
+
+func TestRotation(t *testing.T) {
+	old, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set := JWKS{Keys: []JWK{PublicJWK("old", &old.PublicKey)}}
+	now := time.Now()
+	v := NewVerifier(func(context.Context) (JWKS, error) { return set, nil })
+	v.now = func() time.Time { return now }
+	oldToken := sign(t, old, "old", nil)
+	_, err := v.Verify(context.Background(), oldToken)
+	require.NoError(t, err)
+
+	set = JWKS{Keys: []JWK{PublicJWK("next", &next.PublicKey), PublicJWK("old", &old.PublicKey)}}
+	now = now.Add(11 * time.Second)
+	_, err = v.Verify(context.Background(), sign(t, next, "next", nil))
+	require.NoError(t, err, "a new kid triggers a refetch")
+	_, err = v.Verify(context.Background(), oldToken)
+	assert.NoError(t, err, "tokens signed with the old key stay valid until they expire")
+}
