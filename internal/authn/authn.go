@@ -91,17 +91,19 @@ func (k JWK) public() (*ecdsa.PublicKey, error) {
 
 // Verifier checks tokens against keys from fetch (a JWKS document).
 type Verifier struct {
-	fetch func(context.Context) (JWKS, error)
-	now   func() time.Time
+	fetch      func(context.Context) (JWKS, error)
+	minRefetch time.Duration
+	now        func() time.Time
 
 	mu        sync.Mutex
 	keys      map[string]*ecdsa.PublicKey
 	lastFetch time.Time
 }
 
-// NewVerifier returns a Verifier that gets keys from fetch.
-func NewVerifier(fetch func(context.Context) (JWKS, error)) *Verifier {
-	return &Verifier{fetch: fetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}}
+// NewVerifier returns a Verifier that gets keys from fetch, at most once per
+// minRefetch when a token names an unknown key.
+func NewVerifier(fetch func(context.Context) (JWKS, error), minRefetch time.Duration) *Verifier {
+	return &Verifier{fetch: fetch, minRefetch: minRefetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}}
 }
 
 // Verify parses and checks a token: signature (ES256 only, by kid), issuer,
@@ -123,15 +125,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 }
 
 // key returns the public key for kid, refetching the key set when kid is
-// unknown (a rotation), at most every 10 seconds so that tokens with made-up
-// kids cannot make us hammer identity.
+// unknown (a rotation), at most once per minRefetch so that tokens with
+// made-up kids cannot make us hammer identity.
 func (v *Verifier) key(ctx context.Context, kid string) (*ecdsa.PublicKey, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if k, ok := v.keys[kid]; ok {
 		return k, nil
 	}
-	if v.now().Sub(v.lastFetch) < 10*time.Second {
+	if !v.lastFetch.IsZero() && v.now().Sub(v.lastFetch) < v.minRefetch {
 		return nil, errors.New("unknown kid")
 	}
 	v.lastFetch = v.now()

@@ -36,7 +36,7 @@ func TestVerify(t *testing.T) {
 	v := NewVerifier(func(context.Context) (JWKS, error) {
 		fetches++
 		return JWKS{Keys: []JWK{PublicJWK("k1", &good.PublicKey)}}, nil
-	})
+	}, 10*time.Second)
 	ctx := context.Background()
 
 	c, err := v.Verify(ctx, sign(t, good, "k1", nil))
@@ -78,7 +78,7 @@ func TestRotation(t *testing.T) {
 	next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	set := JWKS{Keys: []JWK{PublicJWK("old", &old.PublicKey)}}
 	now := time.Now()
-	v := NewVerifier(func(context.Context) (JWKS, error) { return set, nil })
+	v := NewVerifier(func(context.Context) (JWKS, error) { return set, nil }, 10*time.Second)
 	v.now = func() time.Time { return now }
 	oldToken := sign(t, old, "old", nil)
 	_, err := v.Verify(context.Background(), oldToken)

@@ -7,6 +7,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -320,6 +321,28 @@ func (s *System) startInfra(ctx context.Context, name string, command func() *ex
 	return nil
 }
 
+// AdminEmail is the first admin's account; its password is generated on
+// first run into the secrets file and never printed.
+const AdminEmail = "admin@bazaar.local"
+
+// secretsFile writes, once per data folder, the file behind the local secret
+// store component ("secrets"): the first admin's credentials.
+func (s *System) secretsFile() (string, error) {
+	p := filepath.Join(s.DataDir, "secrets", "bazaar.json")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(map[string]string{"admin-email": AdminEmail, "admin-password": randomSecret()})
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(s.progress, "created the first admin's credentials: %s (password in %s)\n", AdminEmail, p)
+	return p, nil
+}
+
 // startControlPlane runs sentry (mTLS between sidecars; it creates its CA on
 // first run) and placement (actors, hence workflows) over mTLS.
 func (s *System) startControlPlane(ctx context.Context) error {
@@ -420,8 +443,13 @@ func (s *System) logLevel() string {
 // renderResources writes this run's component and configuration files, with
 // the data folder and server addresses filled in.
 func (s *System) renderResources(prof compose.Profile) ([]string, string, error) {
+	secrets, err := s.secretsFile()
+	if err != nil {
+		return nil, "", err
+	}
 	return Render(s.opts.Compose, prof, filepath.Join(s.DataDir, "resources"), map[string]string{
 		"DATA_DIR":       s.DataDir,
+		"SECRETS_FILE":   secrets,
 		"NATS_URL":       s.NATSURL,
 		"STREAM_NAME":    StreamName,
 		"REDIS_ADDR":     s.RedisAddr,

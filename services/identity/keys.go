@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+)
+
+const (
+	stateStore = "identity-store"
+	keysKey    = "signing-keys"
+	tokenTTL   = 15 * time.Minute
+)
+
+// storedKey is a signing key as kept in identity's own state store.
+type storedKey struct {
+	Kid     string    `json:"kid"`
+	Created time.Time `json:"created"`
+	Retired time.Time `json:"retired,omitempty"` // no longer signs; verifies until Retired + token TTL
+	DER     []byte    `json:"der"`
+}
+
+// keyRing signs with its newest key and publishes every key that may still
+// have valid tokens, so that a rotation signs nobody out.
+type keyRing struct {
+	dapr  stateAPI
+	store string
+	ttl   time.Duration
+
+	mu   sync.RWMutex
+	keys []storedKey
+	priv map[string]*ecdsa.PrivateKey
+}
+
+type stateAPI interface {
+	GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error)
+	SaveStateWithETag(ctx context.Context, store, key string, data []byte, etag string, meta map[string]string, so ...dapr.StateOption) error
+}
+
+var errNoKeys = errors.New("no signing key yet")
+
+// load reads the ring, creating the first key on first start.
+func (r *keyRing) load(ctx context.Context) error {
+	item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
+	if err != nil {
+		return err
+	}
+	var keys []storedKey
+	if len(item.Value) > 0 {
+		if err := json.Unmarshal(item.Value, &keys); err != nil {
+			return err
+		}
+	}
+	if len(keys) == 0 {
+		return r.rotate(ctx)
+	}
+	return r.use(keys)
+}
+
+// rotate adds a new signing key; the previous one only verifies from now on.
+func (r *keyRing) rotate(ctx context.Context) error {
+	for range 10 {
+		item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
+		if err != nil {
+			return err
+		}
+		var keys []storedKey
+		if len(item.Value) > 0 {
+			if err := json.Unmarshal(item.Value, &keys); err != nil {
+				return err
+			}
+		}
+		now := time.Now().UTC()
+		var kept []storedKey
+		for _, k := range keys {
+			if k.Retired.IsZero() {
+				k.Retired = now
+			}
+			if now.Sub(k.Retired) < r.ttl+time.Minute { // tokens it signed may still be valid
+				kept = append(kept, k)
+			}
+		}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return err
+		}
+		id := make([]byte, 8)
+		_, _ = rand.Read(id)
+		keys = append([]storedKey{{Kid: hex.EncodeToString(id), Created: now, DER: der}}, kept...)
+		data, _ := json.Marshal(keys)
+		err = r.dapr.SaveStateWithETag(ctx, r.store, keysKey, data, item.Etag, nil,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+		if daprapp.IsETagMismatch(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("save signing keys: %w", err)
+		}
+		return r.use(keys)
+	}
+	return errors.New("rotate: too much contention")
+}
+
+func (r *keyRing) use(keys []storedKey) error {
+	priv := map[string]*ecdsa.PrivateKey{}
+	for _, k := range keys {
+		p, err := x509.ParseECPrivateKey(k.DER)
+		if err != nil {
+			return fmt.Errorf("key %s: %w", k.Kid, err)
+		}
+		priv[k.Kid] = p
+	}
+	r.mu.Lock()
+	r.keys, r.priv = keys, priv
+	r.mu.Unlock()
+	return nil
+}
+
+// jwks is the public half of every key in the ring.
+func (r *keyRing) jwks(context.Context) (authn.JWKS, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if len(r.keys) == 0 {
+		return authn.JWKS{}, errNoKeys
+	}
+	set := authn.JWKS{Keys: []authn.JWK{}}
+	for _, k := range r.keys {
+		set.Keys = append(set.Keys, authn.PublicJWK(k.Kid, &r.priv[k.Kid].PublicKey))
+	}
+	return set, nil
+}
+
+// sign issues a token for u with the newest key.
+func (r *keyRing) sign(u User) (string, time.Time, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if len(r.keys) == 0 {
+		return "", time.Time{}, errNoKeys
+	}
+	now := time.Now()
+	exp := now.Add(r.ttl)
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, authn.Claims{Email: u.Email, Name: u.Name, Roles: u.Roles,
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: authn.Issuer, Audience: jwt.ClaimStrings{authn.Audience}, Subject: u.ID,
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)}})
+	tok.Header["kid"] = r.keys[0].Kid
+	s, err := tok.SignedString(r.priv[r.keys[0].Kid])
+	return s, exp, err
+}

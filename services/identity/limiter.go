@@ -1,0 +1,48 @@
+package main
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter counts sign-in attempts in fixed windows, per account and per
+// client address, to slow password guessing. It lives in memory: enough for
+// one replica; several replicas would each allow their own share.
+type limiter struct {
+	mu      sync.Mutex
+	window  time.Duration
+	limits  map[string]int // by kind of key
+	counts  map[string]int
+	started time.Time
+	now     func() time.Time
+}
+
+func newLimiter() *limiter {
+	return &limiter{window: 5 * time.Minute, limits: map[string]int{"account": 5, "client": 30},
+		counts: map[string]int{}, now: time.Now}
+}
+
+// allow records an attempt for each key ("account:x", "client:y") and
+// reports whether all of them are within their limits.
+func (l *limiter) allow(keys map[string]string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.now().Sub(l.started) > l.window {
+		l.counts, l.started = map[string]int{}, l.now()
+	}
+	ok := true
+	for kind, k := range keys {
+		l.counts[kind+":"+k]++
+		if l.counts[kind+":"+k] > l.limits[kind] {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// forget clears an account's count after a successful sign-in.
+func (l *limiter) forget(kind, key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.counts, kind+":"+key)
+}
