@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -140,8 +139,9 @@ func checkout(log *slog.Logger, baskets *basketStore, catalog Catalog, payments 
 	})
 }
 
-// onOrderStatus removes the ordered lines from the basket when ordering
-// reports an order submitted, once per order.
+// onOrderStatus takes the ordered quantities out of the basket when
+// ordering reports an order submitted, once per order. What the customer
+// added after checking out stays.
 func onOrderStatus(log *slog.Logger, baskets *basketStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e daprapp.Event
@@ -157,12 +157,7 @@ func onOrderStatus(log *slog.Logger, baskets *basketStore) http.Handler {
 		}
 		handled, err := baskets.handled(r.Context(), c.Key())
 		if err == nil && !handled {
-			_, err = update(r.Context(), baskets, c.UserID, func(b Basket) Basket {
-				b.Items = slices.DeleteFunc(slices.Clone(b.Items), func(it Item) bool {
-					return slices.ContainsFunc(c.Lines, func(l events.Line) bool { return l.ProductID == it.ProductID })
-				})
-				return b.withTotal()
-			})
+			_, err = update(r.Context(), baskets, c.UserID, func(b Basket) Basket { return b.without(c.Lines) })
 			if err == nil {
 				err = baskets.markHandled(r.Context(), c.Key())
 			}

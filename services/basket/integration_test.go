@@ -22,10 +22,16 @@ func TestBasketThroughSidecars(t *testing.T) {
 	for _, profile := range []string{"embedded", "servers"} {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
-			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "basket"},
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "basket", "identity"},
 				Extra: []compose.Service{harness.Probe("gateway")}})
 			from := sys.App("gateway")
-			as := func(user string) http.Header { return http.Header{"X-User-Id": {user}} }
+			users := harness.NewUsers(sys)
+			as := func(user string) http.Header {
+				if user == "" {
+					return nil
+				}
+				return harness.Bearer(users.Token(t, user))
+			}
 			call := func(method, path, user, body string) (int, Basket, string) {
 				status, _, b := harness.Invoke(t, from, "basket", method, path, as(user), body)
 				var basket Basket

@@ -9,14 +9,15 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
 func main() {
 	err := daprapp.Run(context.Background(), "basket", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
 		baskets := &basketStore{dapr: d.Client, store: stateStore}
-		catalog := &catalogClient{invoke: daprapp.NewInvoker(d.Config)}
-		return NewServer(d.Log, d.Config, baskets, catalog, &paymentClient{dapr: d.Client}, d.Client), nil
+		invoke := daprapp.NewInvoker(d.Config)
+		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), baskets, &catalogClient{invoke: invoke}, &paymentClient{dapr: d.Client}, d.Client), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "basket:", err)

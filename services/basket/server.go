@@ -6,6 +6,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
 )
@@ -14,7 +16,7 @@ const stateStore = "basket-store"
 
 // NewServer wires the basket's routes; every route but health needs the app
 // token, and every basket route needs a user.
-func NewServer(log *slog.Logger, cfg daprapp.Config, baskets *basketStore, catalog Catalog, payments Payments, pub Publisher) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, baskets *basketStore, catalog Catalog, payments Payments, pub Publisher) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/basket", getBasket(log, baskets)).Methods(http.MethodGet)
@@ -26,5 +28,5 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, baskets *basketStore, catal
 		DeadLetterTopic: events.DeadLetter(events.OrderStatusChanged)}}, "/events/dead-letter"))).Methods(http.MethodGet)
 	r.Handle("/events/order-status", onOrderStatus(log, baskets)).Methods(http.MethodPost)
 	r.Handle("/events/dead-letter", daprapp.DeadLetterHandler(log)).Methods(http.MethodPost)
-	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
+	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(caller.Middleware(verifier)(r))
 }

@@ -10,6 +10,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -52,6 +53,23 @@ func (b Basket) set(item Item) Basket {
 	default:
 		b.Items = append(slices.Clone(b.Items), item)
 	}
+	return b.withTotal()
+}
+
+// without takes the ordered quantities out of b.
+func (b Basket) without(ordered []events.Line) Basket {
+	items := make([]Item, 0, len(b.Items))
+	for _, it := range b.Items {
+		for _, l := range ordered {
+			if l.ProductID == it.ProductID {
+				it.Quantity -= l.Quantity
+			}
+		}
+		if it.Quantity > 0 {
+			items = append(items, it)
+		}
+	}
+	b.Items = items
 	return b.withTotal()
 }
 

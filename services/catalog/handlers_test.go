@@ -10,9 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -66,10 +69,10 @@ func (f *fakeProducts) Save(_ context.Context, p Product, etag string) (string, 
 
 func serve(t *testing.T, f *fakeProducts, method, path string, header http.Header, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, f, nil)
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, nil, f, nil)
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r = r.WithContext(caller.WithClaims(r.Context(), authn.Claims{Roles: []string{"admin"}, RegisteredClaims: jwt.RegisteredClaims{Subject: "admin-1"}}))
 	r.Header.Set("dapr-api-token", "tok")
-	r.Header.Set("X-User-Role", "admin")
 	for k, v := range header {
 		r.Header[k] = v
 	}
@@ -164,15 +167,18 @@ func TestCreateProduct(t *testing.T) {
 }
 
 func TestAdminOnly(t *testing.T) {
-	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, newFakeProducts(), nil)
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, nil, newFakeProducts(), nil)
 	for _, req := range []*http.Request{
 		httptest.NewRequest(http.MethodPost, "/products", strings.NewReader(`{}`)),
 		httptest.NewRequest(http.MethodPut, "/products/headlamp", strings.NewReader(`{}`)),
 	} {
 		req.Header.Set("dapr-api-token", "tok")
-		req.Header.Set("X-User-Id", "ann")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
-		assert.Equal(t, http.StatusForbidden, w.Code, req.Method)
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "anonymous %s", req.Method)
+		req = req.WithContext(caller.WithClaims(req.Context(), authn.Claims{Roles: []string{"customer"}, RegisteredClaims: jwt.RegisteredClaims{Subject: "ann"}}))
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		assert.Equal(t, http.StatusForbidden, w.Code, "customer %s", req.Method)
 	}
 }

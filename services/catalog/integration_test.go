@@ -23,7 +23,7 @@ func TestThroughSidecars(t *testing.T) {
 	for _, profile := range []string{"embedded", "servers"} {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
-			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog"},
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "identity"},
 				Extra: []compose.Service{harness.Probe("gateway", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
 			a, b := sys.App("gateway"), sys.App("probe-b")
 			waitSeeded(t, a)
@@ -45,11 +45,12 @@ func TestThroughSidecars(t *testing.T) {
 				require.Equal(t, http.StatusOK, status, "%s", body)
 				etag := h.Get("ETag")
 				require.NotEmpty(t, etag)
+				admin := harness.NewUsers(sys).Admin(t)
 				update := `{"name":"Headlamp","description":"Brighter.","category":"outdoor","price":{"amount":3100,"currency":"EUR"},"stock":54}`
-				status, h2, body := harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "X-User-Role": {"admin"}}, update)
+				status, h2, body := harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + admin}}, update)
 				require.Equal(t, http.StatusOK, status, "%s", body)
 				assert.NotEqual(t, etag, h2.Get("ETag"))
-				status, _, body = harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "X-User-Role": {"admin"}}, update)
+				status, _, body = harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + admin}}, update)
 				assert.Equal(t, http.StatusConflict, status, "%s", body)
 				assert.Contains(t, string(body), "etag_mismatch")
 			})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -17,7 +18,7 @@ func main() {
 	err := daprapp.Run(context.Background(), "catalog", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
 		products := &productStore{dapr: d.Client, store: stateStore, pubsub: pubsubName}
 		go seedWhenReady(ctx, d, products)
-		return NewServer(d.Log, d.Config, products, products), nil
+		return NewServer(d.Log, d.Config, caller.NewVerifier(daprapp.NewInvoker(d.Config)), products, products), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "catalog:", err)

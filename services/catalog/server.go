@@ -6,6 +6,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -19,7 +21,7 @@ const (
 
 // NewServer wires the catalog's routes. Every route but health needs the
 // app token, so only catalog's own sidecar can reach it.
-func NewServer(log *slog.Logger, cfg daprapp.Config, products Products, stock *productStore) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, products Products, stock *productStore) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/products", listProducts(log, products)).Methods(http.MethodGet)
@@ -31,5 +33,5 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, products Products, stock *p
 	r.Handle("/reservations", reserveStock(log, stock)).Methods(http.MethodPost)
 	r.Handle("/reservations/{orderId}/release", settleReservation(log, stock, released)).Methods(http.MethodPost)
 	r.Handle("/reservations/{orderId}/commit", settleReservation(log, stock, committed)).Methods(http.MethodPost)
-	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
+	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(caller.Middleware(verifier)(r))
 }

@@ -99,7 +99,11 @@ func login(log *slog.Logger, users *userStore, ring *keyRing, limits *limiter) h
 			return
 		}
 		account := strings.ToLower(c.Email)
-		if !limits.allow(map[string]string{"account": account, "client": clientAddr(r)}) {
+		keys := map[string]string{"account": account}
+		if addr := clientAddr(r); addr != "" {
+			keys["client"] = addr
+		}
+		if !limits.allow(keys) {
 			w.Header().Set("Retry-After", "300")
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-in attempts; try again later"))
 			return
@@ -195,10 +199,9 @@ func rotate(log *slog.Logger, v *authn.Verifier, ring *keyRing) http.Handler {
 	})
 }
 
-// clientAddr is the client's address as the gateway reports it.
+// clientAddr is the client's address as the gateway reports it, or "" for
+// a call that did not come through the gateway (one service to another).
 func clientAddr(r *http.Request) string {
-	if f := r.Header.Get("X-Forwarded-For"); f != "" {
-		return strings.TrimSpace(strings.Split(f, ",")[0])
-	}
-	return "unknown"
+	f, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ",")
+	return strings.TrimSpace(f)
 }

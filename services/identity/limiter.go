@@ -18,7 +18,7 @@ type limiter struct {
 }
 
 func newLimiter() *limiter {
-	return &limiter{window: 5 * time.Minute, limits: map[string]int{"account": 5, "client": 30},
+	return &limiter{window: 5 * time.Minute, limits: map[string]int{"account": 5, "client": 100},
 		counts: map[string]int{}, now: time.Now}
 }
 

@@ -33,7 +33,7 @@ func BenchmarkCheckout(b *testing.B) {
 			sys := harness.Start(b, harness.Options{Profile: profile,
 				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("watcher", events.OrderStatusChanged)},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
-			s := shop{t: b, sys: sys, from: sys.App("gateway")}
+			s := shop{t: b, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
 			harness.Eventually(b, 30*time.Second, func() error {
 				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
 					return fmt.Errorf("%d %s", status, body)
@@ -61,24 +61,27 @@ func BenchmarkCheckout(b *testing.B) {
 func measureCheckouts(b *testing.B, s shop, prefix string, orders int, rate float64) {
 	started := make([]time.Time, orders)
 	ids := make([]string, orders)
-	user := func(i int) string { return fmt.Sprintf("%s-%d", prefix, i) }
-	// Baskets are filled before the clock starts: the figure is checkout's.
-	for i := range orders {
-		s.add(user(i), "insulated-bottle", 1)
-	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
 	workers := 24
 	if rate > 0 {
 		workers = 64
 	}
-	for range workers {
+	// Each client is one signed-in user who fills the basket and checks out,
+	// again and again; only the checkout is timed. Users sign in before the
+	// clock starts.
+	user := func(w int) string { return fmt.Sprintf("%s-w%d", prefix, w) }
+	for w := range workers {
+		s.users.Token(b, user(w))
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
+				s.add(user(w), "insulated-bottle", 1)
 				started[i] = time.Now()
-				ids[i] = s.checkout(user(i), fmt.Sprintf("order-%05d", i), approve)
+				ids[i] = s.checkout(user(w), fmt.Sprintf("order-%05d", i), approve)
 			}
 		}()
 	}
@@ -116,8 +119,8 @@ func measureCheckouts(b *testing.B, s shop, prefix string, orders int, rate floa
 		dup += len(paidAt[id]) - 1
 	}
 	listed := 0
-	for i := range ids {
-		_, body := s.call("ordering", http.MethodGet, "orders", user(i), "")
+	for w := range workers {
+		_, body := s.call("ordering", http.MethodGet, "orders", user(w), "")
 		var list []Summary
 		require.NoError(b, json.Unmarshal(body, &list))
 		listed += len(list)

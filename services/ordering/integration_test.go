@@ -32,16 +32,24 @@ const (
 
 // shop drives the system as a client app would, through its own sidecar.
 type shop struct {
-	t    testing.TB
-	sys  *runner.System
-	from *runner.App
+	t     testing.TB
+	sys   *runner.System
+	from  *runner.App
+	users *harness.Users
 }
+
+// asAdmin is the user name that calls with the first admin's token.
+const asAdmin = "@admin"
 
 func (s shop) call(app, method, path, user, body string, extra ...string) (int, []byte) {
 	s.t.Helper()
 	h := http.Header{}
-	if user != "" {
-		h.Set("X-User-Id", user)
+	switch user {
+	case "":
+	case asAdmin:
+		h.Set("Authorization", "Bearer "+s.users.Admin(s.t))
+	default:
+		h.Set("Authorization", "Bearer "+s.users.Token(s.t, user))
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		h.Set(extra[i], extra[i+1])
@@ -105,7 +113,7 @@ func (s shop) setStock(product string, n int) {
 	var p map[string]any
 	require.NoError(s.t, json.Unmarshal(body, &p))
 	update, _ := json.Marshal(map[string]any{"name": p["name"], "description": p["description"], "category": p["category"], "price": p["price"], "stock": n})
-	status, _, body = harness.Invoke(s.t, s.from, "catalog", http.MethodPut, "products/"+product, http.Header{"If-Match": {etag}, "X-User-Role": {"admin"}}, string(update))
+	status, _, body = harness.Invoke(s.t, s.from, "catalog", http.MethodPut, "products/"+product, http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + s.users.Admin(s.t)}}, string(update))
 	require.Equal(s.t, 200, status, "%s", body)
 }
 
@@ -127,7 +135,7 @@ func TestCheckoutSaga(t *testing.T) {
 				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("dead-letters", events.DeadLetter(events.CheckoutAccepted)),
 					harness.Probe("outsider")},
 				Env: map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
-			s := shop{t: t, sys: sys, from: sys.App("gateway")}
+			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
 			harness.Eventually(t, 30*time.Second, func() error {
 				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
 					return fmt.Errorf("catalog not ready: %d %s", status, body)
@@ -136,7 +144,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("happy path", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("chefs-knife")
 				s.add("ann", "chefs-knife", 2)
 				id := s.checkout("ann", "happy-path-1", approve)
@@ -155,7 +163,7 @@ func TestCheckoutSaga(t *testing.T) {
 				})
 				status, _ := s.call("ordering", http.MethodPost, "orders/"+id+"/ship", "ann", "")
 				assert.Equal(t, http.StatusForbidden, status, "a customer cannot ship")
-				status, _ = s.call("ordering", http.MethodPost, "orders/"+id+"/ship", "admin", "", "X-User-Role", "admin")
+				status, _ = s.call("ordering", http.MethodPost, "orders/"+id+"/ship", asAdmin, "")
 				assert.Equal(t, http.StatusAccepted, status)
 				o = s.waitFor("ann", id, events.Shipped)
 				assert.Equal(t, events.Shipped, o.Status)
@@ -164,7 +172,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("declined card", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("linen-apron")
 				s.add("dan", "linen-apron", 3)
 				id := s.checkout("dan", "declined-card-1", decline)
@@ -177,7 +185,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("not enough stock", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				s.add("eve", "block-plane", 3)
 				s.setStock("block-plane", 2)
 				id := s.checkout("eve", "no-stock-1", approve)
@@ -189,7 +197,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("cancel in grace period", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("tool-roll")
 				s.add("fay", "tool-roll", 1)
 				id := s.checkout("fay", "cancel-grace-1", approve)
@@ -206,7 +214,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("same Idempotency-Key twice is one order", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				s.add("gus", "claw-hammer", 1)
 				first := s.checkout("gus", "same-key-123", approve)
 				second := s.checkout("gus", "same-key-123", approve)
@@ -219,13 +227,13 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("same event twice is one order", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				// Only basket may tokenize cards: ask as basket.
 				status, _, body := harness.Invoke(t, sys.App("basket"), "payment", http.MethodPost, "tokenize", nil, approve)
 				require.Equal(t, 200, status, "%s", body)
 				var tok struct{ Token string }
 				require.NoError(t, json.Unmarshal(body, &tok))
-				c := events.Checkout{OrderID: "dup-event-order", UserID: "hal", CardToken: tok.Token,
+				c := events.Checkout{OrderID: "dup-event-order", UserID: s.users.ID(t, "hal"), CardToken: tok.Token,
 					Lines: []events.Line{{ProductID: "headlamp", Name: "Headlamp", UnitPrice: money.EUR(2900), Quantity: 1}},
 					Total: money.EUR(2900), Address: events.Address{Name: "Hal", Street: "x", City: "y", PostalCode: "1", Country: "FR"}}
 				payload, _ := json.Marshal(c)
@@ -257,13 +265,13 @@ func TestCheckoutSaga(t *testing.T) {
 					{"gateway", "catalog", http.MethodPost, "reservations"},
 					{"gateway", "payment", http.MethodPost, "authorize"},
 				} {
-					status, _, body := harness.Invoke(t, sys.App(tt.from), tt.to, tt.method, tt.path, http.Header{"X-User-Id": {"ann"}}, `{}`)
+					status, _, body := harness.Invoke(t, sys.App(tt.from), tt.to, tt.method, tt.path, nil, `{}`)
 					assert.Equal(t, http.StatusForbidden, status, "%s → %s %s %s: %s", tt.from, tt.to, tt.method, tt.path, body)
 				}
 			})
 
 			t.Run("poison event ends in the dead-letter topic", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				status, _, body := harness.Call(t, http.MethodPost, s.from.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
 					http.Header{"Dapr-Api-Token": {s.from.APIToken}}, `{"orderId":"poison-1","lines":"not a list"}`)
 				require.Equal(t, http.StatusNoContent, status, "%s", body)
@@ -280,7 +288,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("bad checkout input changes nothing", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				s.add("ivy", "compost-bin", 1)
 				for _, tt := range []struct{ name, key, body, code string }{
 					{"no key", "", `{"shippingAddress":` + address + `,"card":` + approve + `}`, "idempotency_key_required"},
@@ -312,7 +320,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("20 concurrent checkouts for 5 in stock", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				s.setStock("folding-rule", 5)
 				ids := make([]string, 20)
 				var wg sync.WaitGroup
@@ -343,7 +351,7 @@ func TestCheckoutSaga(t *testing.T) {
 			})
 
 			t.Run("ordering killed mid-saga", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from}
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("camping-stove")
 				s.add("kim", "camping-stove", 1)
 				id := s.checkout("kim", "killed-saga-1", approve)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dapr/go-sdk/workflow"
 
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -48,7 +49,7 @@ func main() {
 			<-ctx.Done()
 			_ = worker.Shutdown()
 		}()
-		return NewServer(d.Log, d.Config, orders, &workflows{client: wf, saga: s}, grace), nil
+		return NewServer(d.Log, d.Config, caller.NewVerifier(s.invoke), orders, &workflows{client: wf, saga: s}, grace), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ordering:", err)

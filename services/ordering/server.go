@@ -7,12 +7,14 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
 )
 
 // NewServer wires ordering's routes.
-func NewServer(log *slog.Logger, cfg daprapp.Config, orders *orderStore, wf Workflows, grace time.Duration) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, orders *orderStore, wf Workflows, grace time.Duration) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{
@@ -24,5 +26,5 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, orders *orderStore, wf Work
 	r.Handle("/orders/{id}", getOrder(log, orders)).Methods(http.MethodGet)
 	r.Handle("/orders/{id}/cancel", cancelOrder(log, orders, wf)).Methods(http.MethodPost)
 	r.Handle("/orders/{id}/ship", shipOrder(log, orders, wf)).Methods(http.MethodPost)
-	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
+	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(caller.Middleware(verifier)(r))
 }
