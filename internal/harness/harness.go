@@ -97,6 +97,10 @@ func Start(t testing.TB, opts Options) *runner.System {
 		f.Services = append(f.Services, e)
 		names = append(names, e.Name)
 	}
+	// Tests run side by side: every port is picked free, 8080 included.
+	for i := range f.Services {
+		f.Services[i].Bindings = nil
+	}
 	data, err := os.MkdirTemp("", "bazaar-test-")
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ import (
 func BenchmarkCheckout(b *testing.B) {
 	for _, profile := range []string{"embedded", "servers"} {
 		b.Run(profile, func(b *testing.B) {
-			sys := harness.Start(b, harness.Options{Profile: profile,
+			sys := harness.Start(b, harness.Options{Profile: profile, Services: backends,
 				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("watcher", events.OrderStatusChanged)},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
 			s := shop{t: b, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}

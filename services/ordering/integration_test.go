@@ -38,6 +38,10 @@ type shop struct {
 	users *harness.Users
 }
 
+// backends are the services behind the gateway; a probe app named
+// "gateway" stands in for the real one, so tests call as it would.
+var backends = []string{"catalog", "basket", "ordering", "payment", "identity"}
+
 // asAdmin is the user name that calls with the first admin's token.
 const asAdmin = "@admin"
 
@@ -131,7 +135,7 @@ func TestCheckoutSaga(t *testing.T) {
 	for _, profile := range []string{"embedded", "servers"} {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
-			sys := harness.Start(t, harness.Options{Profile: profile,
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: backends,
 				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("dead-letters", events.DeadLetter(events.CheckoutAccepted)),
 					harness.Probe("outsider")},
 				Env: map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})

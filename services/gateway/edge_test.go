@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/authn"
+)
+
+// recordingInvoker answers 200 and remembers what it was asked.
+type recordingInvoker struct {
+	app string
+	req *http.Request
+}
+
+func (f *recordingInvoker) Do(_ context.Context, app string, req *http.Request) (*http.Response, error) {
+	f.app, f.req = app, req
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "X-Internal": {"secret"}},
+		Body: io.NopCloser(strings.NewReader(`{}`))}, nil
+}
+
+func newGateway(rate float64) (http.Handler, *recordingInvoker) {
+	inv := &recordingInvoker{}
+	noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
+	return NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), inv, noKeys, newRateLimiter(rate, rate)), inv
+}
+
+func do(h http.Handler, method, target string, header http.Header) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, strings.NewReader(`{}`))
+	r.Host = "127.0.0.1:8080"
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestRoutingAndHeaders(t *testing.T) {
+	h, inv := newGateway(1000)
+	w := do(h, http.MethodGet, "/api/catalog/products?category=garden", http.Header{"X-Secret-Internal": {"x"}, "Accept-Language": {"fr"}})
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, "catalog", inv.app)
+	assert.Equal(t, "/products?category=garden", inv.req.URL.String())
+	assert.Empty(t, inv.req.Header.Get("X-Secret-Internal"), "only allow-listed headers travel")
+	assert.Equal(t, "fr", inv.req.Header.Get("Accept-Language"))
+	assert.Empty(t, inv.req.Header.Get("Authorization"))
+	assert.Empty(t, w.Header().Get("X-Internal"), "only allow-listed headers come back")
+	assert.Contains(t, w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"))
+	assert.NotEmpty(t, w.Header().Get("Referrer-Policy"))
+	assert.Len(t, w.Header().Get("X-Request-Id"), 24)
+	assert.Equal(t, w.Header().Get("X-Request-Id"), inv.req.Header.Get("X-Request-Id"))
+
+	assert.Equal(t, http.StatusNotFound, do(h, http.MethodPost, "/api/payment/authorize", nil).Code, "payment is not public")
+}
+
+func TestTokens(t *testing.T) {
+	h, _ := newGateway(1000)
+	for name, header := range map[string]http.Header{
+		"garbage bearer": {"Authorization": {"Bearer not.a.token"}},
+		"bad cookie":     {"Cookie": {cookieName + "=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}},
+	} {
+		w := do(h, http.MethodGet, "/api/basket", header)
+		assert.Equal(t, http.StatusUnauthorized, w.Code, name)
+		assert.NotContains(t, w.Body.String(), "signature", name)
+	}
+	w := do(h, http.MethodPost, "/api/identity/login", http.Header{"Cookie": {cookieName + "=stale"}, "Origin": {"http://127.0.0.1:8080"}})
+	assert.Equal(t, http.StatusOK, w.Code, "a stale cookie does not block signing in")
+}
+
+func TestCrossOriginWritesAreRefused(t *testing.T) {
+	h, _ := newGateway(1000)
+	evil := do(h, http.MethodPost, "/api/basket/checkout", http.Header{"Origin": {"http://evil.example"}, "Cookie": {cookieName + "=x"}})
+	assert.Equal(t, http.StatusForbidden, evil.Code)
+	assert.Contains(t, evil.Body.String(), "cross_origin")
+	noOrigin := do(h, http.MethodPut, "/api/basket/items/x", http.Header{"Cookie": {cookieName + "=x"}})
+	assert.Equal(t, http.StatusForbidden, noOrigin.Code, "cookie writes need an Origin")
+	refererEvil := do(h, http.MethodDelete, "/api/basket/items/x", http.Header{"Referer": {"http://evil.example/page"}})
+	assert.Equal(t, http.StatusForbidden, refererEvil.Code)
+}
+
+func TestRateLimit(t *testing.T) {
+	h, _ := newGateway(5)
+	codes := map[int]int{}
+	for range 8 {
+		codes[do(h, http.MethodGet, "/api/catalog/products", nil).Code]++
+	}
+	assert.Equal(t, map[int]int{200: 5, 429: 3}, codes)
+}
+
+// readingInvoker reads the request body, as the sidecar does.
+type readingInvoker struct{ recordingInvoker }
+
+func (f *readingInvoker) Do(ctx context.Context, app string, req *http.Request) (*http.Response, error) {
+	if _, err := io.ReadAll(req.Body); err != nil {
+		return nil, err
+	}
+	return f.recordingInvoker.Do(ctx, app, req)
+}
+
+func TestBodyLimit(t *testing.T) {
+	noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), &readingInvoker{}, noKeys, newRateLimiter(10, 10))
+	r := httptest.NewRequest(http.MethodPost, "/api/identity/register", strings.NewReader(strings.Repeat("x", maxBody+10)))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+	r = httptest.NewRequest(http.MethodPost, "/api/identity/register", strings.NewReader(`{}`))
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusOK, w.Code)
+}

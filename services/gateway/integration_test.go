@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/harness"
+)
+
+// TestThroughTheGateway drives the whole system from outside, as a browser
+// or API client does: only the gateway's port, tokens from identity.
+func TestThroughTheGateway(t *testing.T) {
+	sys := harness.Start(t, harness.Options{Profile: "embedded",
+		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "GATEWAY_RATE_PER_SECOND": "1000"}})
+	base := sys.App("gateway").AppURL()
+	origin := http.Header{"Origin": {base}}
+	send := func(method, path, token, body string, extra http.Header) (int, http.Header, []byte) {
+		h := http.Header{}
+		for k, v := range extra {
+			h[k] = v
+		}
+		if token != "" {
+			h.Set("Authorization", "Bearer "+token)
+		}
+		return harness.Call(t, method, base+path, h, body)
+	}
+	login := func(email, password string) (token, cookie string) {
+		harness.Eventually(t, 30*time.Second, func() error {
+			status, h, body := send(http.MethodPost, "/api/identity/login", "", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password), origin)
+			if status != http.StatusOK {
+				return fmt.Errorf("login %s: %d %s", email, status, body)
+			}
+			var out struct{ Token string }
+			cookie = strings.Split(h.Get("Set-Cookie"), ";")[0]
+			if err := json.Unmarshal(body, &out); err != nil {
+				return err
+			}
+			token = out.Token
+			return nil
+		})
+		return token, cookie
+	}
+	register := func(email string) {
+		harness.Eventually(t, 30*time.Second, func() error {
+			status, _, body := send(http.MethodPost, "/api/identity/register", "", fmt.Sprintf(`{"email":%q,"password":"a long password 123","name":"x"}`, email), origin)
+			if status != http.StatusCreated {
+				return fmt.Errorf("register: %d %s", status, body)
+			}
+			return nil
+		})
+	}
+	register("a@example.com")
+	register("b@example.com")
+	a, aCookie := login("a@example.com", "a long password 123")
+	b, _ := login("b@example.com", "a long password 123")
+	secret := map[string]string{}
+	raw, err := os.ReadFile(filepath.Join(sys.DataDir, "secrets", "bazaar.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &secret))
+	admin, _ := login(secret["admin-email"], secret["admin-password"])
+
+	// A places an order that B will try to reach.
+	harness.Eventually(t, 30*time.Second, func() error {
+		if status, _, body := send(http.MethodPut, "/api/basket/items/headlamp", a, `{"quantity":1}`, nil); status != 200 {
+			return fmt.Errorf("%d %s", status, body)
+		}
+		return nil
+	})
+	status, _, body := send(http.MethodPost, "/api/basket/checkout", a,
+		`{"shippingAddress":{"name":"A","street":"1 St","city":"C","postalCode":"1","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/30","cvc":"123"}}`,
+		http.Header{"Idempotency-Key": {"gateway-order-1"}})
+	require.Equal(t, http.StatusAccepted, status, "%s", body)
+	var placed struct{ OrderID string }
+	require.NoError(t, json.Unmarshal(body, &placed))
+	order := "/api/ordering/orders/" + placed.OrderID
+	harness.Eventually(t, 30*time.Second, func() error {
+		_, _, body := send(http.MethodGet, order, a, "", nil)
+		if !strings.Contains(string(body), `"status":"paid"`) {
+			return fmt.Errorf("not paid: %s", body)
+		}
+		return nil
+	})
+
+	t.Run("authorization matrix", func(t *testing.T) {
+		who := map[string]string{"anonymous": "", "A": a, "B": b, "admin": admin}
+		for _, row := range []struct {
+			method, path, body string
+			want               map[string]int
+		}{
+			{"GET", "/api/catalog/products", "", map[string]int{"anonymous": 200, "A": 200, "B": 200, "admin": 200}},
+			{"POST", "/api/catalog/products", "{}", map[string]int{"anonymous": 401, "A": 403, "B": 403, "admin": 422}},
+			{"PUT", "/api/catalog/products/headlamp", "{}", map[string]int{"anonymous": 401, "A": 403, "B": 403, "admin": 428}},
+			{"GET", "/api/basket", "", map[string]int{"anonymous": 401, "A": 200, "B": 200, "admin": 200}},
+			{"PUT", "/api/basket/items/headlamp", `{"quantity":1}`, map[string]int{"anonymous": 401}},
+			{"GET", order, "", map[string]int{"anonymous": 401, "A": 200, "B": 404, "admin": 200}},
+			{"POST", order + "/cancel", "", map[string]int{"anonymous": 401, "A": 409, "B": 404}},
+			{"POST", order + "/ship", "", map[string]int{"anonymous": 401, "A": 403, "B": 403}},
+			{"GET", "/api/identity/me", "", map[string]int{"anonymous": 401, "A": 200, "admin": 200}},
+			{"POST", "/api/catalog/reservations", `{}`, map[string]int{"anonymous": 403, "admin": 403}},
+			{"POST", "/api/payment/authorize", `{}`, map[string]int{"anonymous": 404, "admin": 404}},
+		} {
+			for name, want := range row.want {
+				status, _, body := send(row.method, row.path, who[name], row.body, origin)
+				assert.Equal(t, want, status, "%s %s as %s: %s", row.method, row.path, name, body)
+			}
+		}
+		status, _, _ := send(http.MethodPost, order+"/ship", admin, "", origin)
+		assert.Equal(t, http.StatusAccepted, status, "admin ships")
+	})
+
+	t.Run("no user sees another's data", func(t *testing.T) {
+		_, _, body := send(http.MethodGet, "/api/ordering/orders", b, "", nil)
+		assert.JSONEq(t, `[]`, string(body))
+		_, _, body = send(http.MethodGet, "/api/ordering/orders", a, "", nil)
+		assert.Contains(t, string(body), placed.OrderID)
+		send(http.MethodPut, "/api/basket/items/wool-blanket", b, `{"quantity":2}`, origin)
+		_, _, body = send(http.MethodGet, "/api/basket", a, "", nil)
+		assert.NotContains(t, string(body), "wool-blanket")
+	})
+
+	t.Run("bad tokens are 401 with no detail", func(t *testing.T) {
+		parts := strings.Split(a, ".")
+		claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(claims), `"customer"`, `"admin"`, 1))) + "." + parts[2]
+		none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+		for name, token := range map[string]string{"forged": forged, "alg none": none, "garbage": "x.y.z"} {
+			status, _, body := send(http.MethodGet, "/api/basket", token, "", nil)
+			assert.Equal(t, http.StatusUnauthorized, status, name)
+			assert.NotContains(t, strings.ToLower(string(body)), "signature", name)
+		}
+		status, _, _ := send(http.MethodGet, "/api/basket", "", "", http.Header{"Cookie": {"bazaar_session=" + forged}})
+		assert.Equal(t, http.StatusUnauthorized, status, "tampered cookie")
+	})
+
+	t.Run("browser session and CSRF", func(t *testing.T) {
+		status, _, _ := send(http.MethodGet, "/api/basket", "", "", http.Header{"Cookie": {aCookie}})
+		assert.Equal(t, http.StatusOK, status, "the session cookie signs the browser in")
+		status, _, body := send(http.MethodPut, "/api/basket/items/headlamp", "", `{"quantity":3}`,
+			http.Header{"Cookie": {aCookie}, "Origin": {"http://evil.example"}})
+		assert.Equal(t, http.StatusForbidden, status, "%s", body)
+		status, _, _ = send(http.MethodPut, "/api/basket/items/headlamp", "", `{"quantity":3}`, http.Header{"Cookie": {aCookie}, "Origin": {base}})
+		assert.Equal(t, http.StatusOK, status, "same-origin writes pass")
+	})
+
+	t.Run("health reports each service", func(t *testing.T) {
+		status, _, body := send(http.MethodGet, "/health", "", "", nil)
+		assert.Equal(t, http.StatusOK, status, "%s", body)
+		assert.JSONEq(t, `{"catalog":"up","basket":"up","ordering":"up","identity":"up"}`, string(body))
+	})
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+)
+
+// route is where /api/<service>/<rest> goes: app's path prefix + "/" + rest.
+type route struct {
+	app    string
+	prefix string
+}
+
+// routes are the public APIs; payment is not among them. basket's own
+// paths start with /basket (GET /api/basket is its GET /basket).
+var routes = map[string]route{
+	"catalog":  {app: "catalog"},
+	"basket":   {app: "basket", prefix: "/basket"},
+	"ordering": {app: "ordering"},
+	"identity": {app: "identity"},
+}
+
+// invoker sends a request to an app through the gateway's sidecar.
+type invoker interface {
+	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
+}
+
+var _ invoker = (*daprapp.Invoker)(nil)
+
+// NewServer wires the gateway. Unlike the services it is not behind an app
+// token: it is the edge that browsers and API clients reach.
+func NewServer(log *slog.Logger, invoke invoker, verifier *authn.Verifier, limits *rateLimiter) http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
+	r.Handle("/health", health(invoke)).Methods(http.MethodGet)
+	r.PathPrefix("/api/").Handler(proxy(log, invoke, verifier))
+	return requestID(securityHeaders(limits.middleware(http.MaxBytesHandler(r, maxBody))))
+}
