@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,10 @@ func Start(t testing.TB, opts Options) *runner.System {
 		}
 	}
 	for _, e := range opts.Extra {
+		// An extra app replaces a service of the same name (a probe
+		// standing in for the gateway, say).
+		f.Services = slices.DeleteFunc(f.Services, func(s compose.Service) bool { return s.Name == e.Name })
+		names = slices.DeleteFunc(names, func(n string) bool { return n == e.Name })
 		f.Services = append(f.Services, e)
 		names = append(names, e.Name)
 	}

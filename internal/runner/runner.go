@@ -182,6 +182,13 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 				return nil, err
 			}
 			s.Apps = append(s.Apps, a)
+			// One sidecar at a time through its start-up: sidecars set up
+			// name resolution in one shared SQLite file, and daprd 1.14 only
+			// logs a failed set-up (say, the file was locked by a sibling)
+			// and then runs on without it, unable to call anyone.
+			if err := s.waitComponents(ctx, a); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := s.waitReady(ctx); err != nil {
@@ -594,6 +601,19 @@ func closedChan() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// waitComponents waits until a's sidecar has loaded its components.
+func (s *System) waitComponents(ctx context.Context, a *App) error {
+	if a.HTTPPort == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ReadyTimeout)
+	defer cancel()
+	if err := httpReady(a.SidecarURL()+"/v1.0/healthz/outbound", 204)(ctx); err != nil {
+		return fmt.Errorf("the sidecar of %s did not load its components: %w", a.Name(), err)
+	}
+	return nil
 }
 
 // waitReady waits for every app's health endpoint and every sidecar's
