@@ -98,18 +98,32 @@ type Verifier struct {
 	mu        sync.Mutex
 	keys      map[string]*ecdsa.PublicKey
 	lastFetch time.Time
+
+	// verified remembers tokens that passed, until they expire, so that a
+	// client's every request does not pay for an ECDSA verification.
+	cacheMu  sync.RWMutex
+	verified map[string]Claims
 }
+
+// cacheSize bounds the verified-token cache; when full it starts over.
+const cacheSize = 10_000
 
 // NewVerifier returns a Verifier that gets keys from fetch, at most once per
 // minRefetch when a token names an unknown key.
 func NewVerifier(fetch func(context.Context) (JWKS, error), minRefetch time.Duration) *Verifier {
-	return &Verifier{fetch: fetch, minRefetch: minRefetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}}
+	return &Verifier{fetch: fetch, minRefetch: minRefetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}, verified: map[string]Claims{}}
 }
 
 // Verify parses and checks a token: signature (ES256 only, by kid), issuer,
 // audience and expiry.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
-	var c Claims
+	v.cacheMu.RLock()
+	c, ok := v.verified[token]
+	v.cacheMu.RUnlock()
+	if ok && v.now().Before(c.ExpiresAt.Time) {
+		return c, nil
+	}
+	c = Claims{}
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
@@ -121,6 +135,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if err != nil || c.Subject == "" {
 		return Claims{}, ErrInvalidToken
 	}
+	v.cacheMu.Lock()
+	if len(v.verified) >= cacheSize {
+		v.verified = map[string]Claims{}
+	}
+	v.verified[token] = c
+	v.cacheMu.Unlock()
 	return c, nil
 }
 

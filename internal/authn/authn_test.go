@@ -73,6 +73,21 @@ func TestVerify(t *testing.T) {
 	assert.Equal(t, 1, fetches, "unknown kids do not refetch more than every 10s")
 }
 
+func TestCachedTokensStillExpire(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	v := NewVerifier(func(context.Context) (JWKS, error) { return JWKS{Keys: []JWK{PublicJWK("k", &key.PublicKey)}}, nil }, time.Hour)
+	v.now = func() time.Time { return now }
+	token := sign(t, key, "k", nil)
+	_, err := v.Verify(context.Background(), token)
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), token)
+	require.NoError(t, err, "from the cache")
+	now = now.Add(16 * time.Minute)
+	_, err = v.Verify(context.Background(), token)
+	assert.ErrorIs(t, err, ErrInvalidToken, "an expired token fails even when cached")
+}
+
 func TestRotation(t *testing.T) {
 	old, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
