@@ -143,7 +143,19 @@ func Start(t testing.TB, opts Options) *runner.System {
 		t.Fatalf("start %v (%s profile): %v\nprocess output:\n%s", names, opts.Profile, err, logs.tail(60))
 	}
 	t.Cleanup(cleanup)
+	outputs.Store(sys, &logs)
 	return sys
+}
+
+// outputs holds each started system's process output.
+var outputs sync.Map
+
+// Output returns everything sys's processes have printed so far.
+func Output(sys *runner.System) string {
+	if b, ok := outputs.Load(sys); ok {
+		return b.(*lockedBuffer).all()
+	}
+	return ""
 }
 
 // Call sends an HTTP request and returns the status, headers and body.

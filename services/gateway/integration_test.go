@@ -157,4 +157,18 @@ func TestThroughTheGateway(t *testing.T) {
 		assert.Equal(t, http.StatusOK, status, "%s", body)
 		assert.JSONEq(t, `{"catalog":"up","basket":"up","ordering":"up","identity":"up"}`, string(body))
 	})
+
+	t.Run("logs never print a secret", func(t *testing.T) {
+		out := harness.Output(sys)
+		require.Contains(t, out, "identity ready", "the logs were captured")
+		secrets := map[string]string{"admin password": secret["admin-password"], "a user's token": a, "an admin's token": admin}
+		for _, app := range sys.Apps {
+			secrets[app.Name()+"'s app token"] = app.AppToken
+			secrets[app.Name()+"'s API token"] = app.APIToken
+		}
+		for what, value := range secrets {
+			require.NotEmpty(t, value, what)
+			assert.NotContains(t, out, value, "the logs print %s", what)
+		}
+	})
 }
