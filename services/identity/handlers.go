@@ -103,7 +103,7 @@ func login(log *slog.Logger, users *userStore, ring *keyRing, limits *limiter) h
 		if addr := clientAddr(r); addr != "" {
 			keys["client"] = addr
 		}
-		if !limits.allow(keys) {
+		if limits.blocked(keys) {
 			w.Header().Set("Retry-After", "300")
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-in attempts; try again later"))
 			return
@@ -114,6 +114,7 @@ func login(log *slog.Logger, users *userStore, ring *keyRing, limits *limiter) h
 			return
 		}
 		if !ok {
+			limits.failed(keys)
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnauthorized, "invalid_credentials", "wrong email or password"))
 			return
 		}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// limiter counts sign-in attempts in fixed windows, per account and per
+// limiter counts failed sign-ins in fixed windows, per account and per
 // client address, to slow password guessing. It lives in memory: enough for
 // one replica; several replicas would each allow their own share.
 type limiter struct {
@@ -22,22 +22,30 @@ func newLimiter() *limiter {
 		counts: map[string]int{}, now: time.Now}
 }
 
-// allow records an attempt for each key ("account:x", "client:y") and
-// reports whether all of them are within their limits.
-func (l *limiter) allow(keys map[string]string) bool {
+// blocked reports whether any key ("account", "client") has used up its
+// failed attempts in this window.
+func (l *limiter) blocked(keys map[string]string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.now().Sub(l.started) > l.window {
 		l.counts, l.started = map[string]int{}, l.now()
 	}
-	ok := true
 	for kind, k := range keys {
-		l.counts[kind+":"+k]++
-		if l.counts[kind+":"+k] > l.limits[kind] {
-			ok = false
+		if l.counts[kind+":"+k] >= l.limits[kind] {
+			return true
 		}
 	}
-	return ok
+	return false
+}
+
+// failed records a wrong password for each key. Only failures count: a
+// server that is slow to answer must not lock anyone out.
+func (l *limiter) failed(keys map[string]string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for kind, k := range keys {
+		l.counts[kind+":"+k]++
+	}
 }
 
 // forget clears an account's count after a successful sign-in.

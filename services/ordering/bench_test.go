@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +83,15 @@ func measureCheckouts(b *testing.B, s shop, prefix string, orders int, rate floa
 				s.add(user(w), "insulated-bottle", 1)
 				started[i] = time.Now()
 				ids[i] = s.checkout(user(w), fmt.Sprintf("order-%05d", i), approve)
+				// Like a person, wait for the basket to empty before shopping
+				// again: a second checkout before the first is submitted
+				// would order the same lines again.
+				harness.Eventually(b, 30*time.Second, func() error {
+					if _, body := s.call("basket", http.MethodGet, "basket", user(w), ""); strings.Contains(string(body), "insulated-bottle") {
+						return fmt.Errorf("basket of %s not emptied yet", user(w))
+					}
+					return nil
+				})
 			}
 		}()
 	}
