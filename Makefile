@@ -15,7 +15,8 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 ## run: build what is missing and start every service (embedded profile)
 run: dapr
-	go run ./cmd/bazaar run $(if $(PROFILE),-profile $(PROFILE))
+	@go build -o bin/bazaar ./cmd/bazaar
+	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE))
 
 ## test: generated code, formatting, vet, unit and integration tests (both profiles)
 test: dapr deps check
