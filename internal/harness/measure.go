@@ -2,10 +2,13 @@ package harness
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -46,4 +49,27 @@ func Memory(pid int) (dirty, pss int64, err error) {
 		}
 	}
 	return dirty, pss, nil
+}
+
+// TimedGet sends a GET with header through client, checks for 200 and
+// returns how long the whole exchange took, body included.
+func TimedGet(tb testing.TB, client *http.Client, url string, header http.Header) time.Duration {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header = header
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	return took
 }

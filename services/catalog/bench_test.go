@@ -1,12 +1,9 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
 
@@ -25,15 +22,7 @@ func BenchmarkInvocation(b *testing.B) {
 			waitSeeded(b, from)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 			get := func(url, token string) time.Duration {
-				req, _ := http.NewRequest(http.MethodGet, url, nil)
-				req.Header.Set("dapr-api-token", token)
-				start := time.Now()
-				resp, err := client.Do(req)
-				require.NoError(b, err)
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				require.Equal(b, http.StatusOK, resp.StatusCode)
-				return time.Since(start)
+				return harness.TimedGet(b, client, url, http.Header{"Dapr-Api-Token": {token}})
 			}
 			direct := catalog.AppURL() + "/products/headlamp"
 			viaDapr := from.SidecarURL() + "/v1.0/invoke/catalog/method/products/headlamp"

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/bazaar-shop/bazaar/internal/harness"
 )
 
@@ -23,18 +21,11 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	token := harness.NewUsers(sys).Token(b, "bench")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	get := func(url, apiToken string) time.Duration {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
+		h := http.Header{"Authorization": {"Bearer " + token}}
 		if apiToken != "" {
-			req.Header.Set("dapr-api-token", apiToken)
+			h.Set("dapr-api-token", apiToken)
 		}
-		start := time.Now()
-		resp, err := client.Do(req)
-		require.NoError(b, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		require.Equal(b, http.StatusOK, resp.StatusCode)
-		return time.Since(start)
+		return harness.TimedGet(b, client, url, h)
 	}
 	viaGateway := gw.AppURL() + "/api/catalog/products/headlamp"
 	viaSidecar := gw.SidecarURL() + "/v1.0/invoke/catalog/method/products/headlamp"
