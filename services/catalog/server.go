@@ -29,6 +29,17 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, p
 	r.Handle("/products", createProduct(log, products)).Methods(http.MethodPost)
 	r.Handle("/products/{id}", updateProduct(log, products)).Methods(http.MethodPut)
 	r.Handle("/static/catalog/products/{file}", productImage()).Methods(http.MethodGet)
+	// The catalog's slice of the shop's pages (see internal/fragment).
+	f := newFragments()
+	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)
+	r.Handle("/fragments/categories", categoriesHandler(f)).Methods(http.MethodGet)
+	r.Handle("/fragments/product-grid", productGridHandler(log, f, products)).Methods(http.MethodGet)
+	r.Handle("/fragments/product-detail", productHandler(log, f, products, productDetailFragment)).Methods(http.MethodGet)
+	r.Handle("/fragments/stock-badge", productHandler(log, f, products, stockBadgeFragment)).Methods(http.MethodGet)
+	r.Handle("/fragments/recommendations", recommendationsHandler(log, f, products)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-products", adminProductsHandler(log, f, products)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-products", saveAdminProduct(log, f, products)).Methods(http.MethodPost)
+	r.PathPrefix("/static/catalog/").Handler(f.Assets.Handler()).Methods(http.MethodGet)
 	// Stock reservations for the checkout saga (called by ordering).
 	r.Handle("/reservations", reserveStock(log, stock)).Methods(http.MethodPost)
 	r.Handle("/reservations/{orderId}/release", settleReservation(log, stock, released)).Methods(http.MethodPost)

@@ -138,7 +138,7 @@ func TestThroughTheGateway(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, status, name)
 			assert.NotContains(t, strings.ToLower(string(body)), "signature", name)
 		}
-		status, _, _ := send(http.MethodGet, "/api/basket", "", "", http.Header{"Cookie": {"bazaar_session=" + forged}})
+		status, _, _ := send(http.MethodGet, "/api/basket", "", "", http.Header{"Cookie": {"identity_session=" + forged}})
 		assert.Equal(t, http.StatusUnauthorized, status, "tampered cookie")
 	})
 

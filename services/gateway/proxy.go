@@ -17,7 +17,7 @@ import (
 )
 
 // cookieName is the identity service's session cookie.
-const cookieName = "bazaar_session"
+const cookieName = "identity_session"
 
 // Only these request headers reach a service (plus the ones the gateway
 // sets itself); only these response headers reach the client.

@@ -15,7 +15,8 @@ import (
 )
 
 // CookieName is the browser session cookie: the token itself, HttpOnly.
-const CookieName = "bazaar_session"
+// Like every cookie of a service, it starts with the service's name.
+const CookieName = "identity_session"
 
 // Registration is the body of POST /register.
 type Registration struct {
@@ -98,36 +99,45 @@ func login(log *slog.Logger, users *userStore, ring *keyRing, limits *limiter) h
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		account := strings.ToLower(c.Email)
-		keys := map[string]string{"account": account}
-		if addr := clientAddr(r); addr != "" {
-			keys["client"] = addr
-		}
-		if limits.blocked(keys) {
+		token, exp, err := signIn(r, users, ring, limits, c)
+		if e := (*httpapi.Error)(nil); errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "300")
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-in attempts; try again later"))
-			return
 		}
-		u, ok, err := users.authenticate(r.Context(), account, c.Password)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		if !ok {
-			limits.failed(keys)
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnauthorized, "invalid_credentials", "wrong email or password"))
-			return
-		}
-		limits.forget("account", account)
-		token, exp, err := ring.sign(u)
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", Expires: exp, HttpOnly: true,
-			SameSite: http.SameSiteLaxMode, Secure: r.Header.Get("X-Forwarded-Proto") == "https"})
+		setSession(w, r, token, exp)
 		httpapi.JSON(w, http.StatusOK, map[string]string{"token": token, "expiresAt": exp.UTC().Format(time.RFC3339)})
 	})
+}
+
+// signIn checks c and returns a new token, or a 401 or 429 problem.
+func signIn(r *http.Request, users *userStore, ring *keyRing, limits *limiter, c Credentials) (string, time.Time, error) {
+	account := strings.ToLower(c.Email)
+	keys := map[string]string{"account": account}
+	if addr := clientAddr(r); addr != "" {
+		keys["client"] = addr
+	}
+	if limits.blocked(keys) {
+		return "", time.Time{}, httpapi.Errorf(http.StatusTooManyRequests, "too_many_attempts", "too many sign-in attempts; try again later")
+	}
+	u, ok, err := users.authenticate(r.Context(), account, c.Password)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !ok {
+		limits.failed(keys)
+		return "", time.Time{}, httpapi.Errorf(http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
+	}
+	limits.forget("account", account)
+	return ring.sign(u)
+}
+
+// setSession gives the browser the token in an HttpOnly cookie.
+func setSession(w http.ResponseWriter, r *http.Request, token string, exp time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", Expires: exp, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: r.Header.Get("X-Forwarded-Proto") == "https"})
 }
 
 // logout clears the session cookie. Tokens are stateless and short-lived

@@ -49,7 +49,7 @@ func main() {
 			<-ctx.Done()
 			_ = worker.Shutdown()
 		}()
-		return NewServer(d.Log, d.Config, caller.NewVerifier(s.invoke), orders, &workflows{client: wf, saga: s}, grace), nil
+		return NewServer(d.Log, d.Config, caller.NewVerifier(s.invoke), orders, &workflows{client: wf, saga: s}, grace, s.invoke), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ordering:", err)

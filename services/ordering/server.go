@@ -14,7 +14,7 @@ import (
 )
 
 // NewServer wires ordering's routes.
-func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, orders *orderStore, wf Workflows, grace time.Duration) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, orders *orderStore, wf Workflows, grace time.Duration, basket checkoutPlacer) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{
@@ -26,5 +26,16 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, o
 	r.Handle("/orders/{id}", getOrder(log, orders)).Methods(http.MethodGet)
 	r.Handle("/orders/{id}/cancel", cancelOrder(log, orders, wf)).Methods(http.MethodPost)
 	r.Handle("/orders/{id}/ship", shipOrder(log, orders, wf)).Methods(http.MethodPost)
+	// The ordering service's slice of the shop's pages (see internal/fragment).
+	f := newFragments()
+	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)
+	r.Handle("/fragments/checkout-form", checkoutFormHandler(f)).Methods(http.MethodGet)
+	r.Handle("/fragments/checkout-form", placeOrder(log, f, basket)).Methods(http.MethodPost)
+	r.Handle("/fragments/order-confirmation", confirmationHandler(log, f, orders)).Methods(http.MethodGet)
+	r.Handle("/fragments/order-status", orderStatusHandler(log, f, orders)).Methods(http.MethodGet)
+	r.Handle("/fragments/order-history", orderHistoryHandler(log, f, orders)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-orders", adminOrdersHandler(log, f, orders)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-orders", shipFromAdmin(log, f, orders, wf)).Methods(http.MethodPost)
+	r.PathPrefix("/static/ordering/").Handler(f.Assets.Handler()).Methods(http.MethodGet)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(caller.Middleware(verifier)(r))
 }

@@ -63,6 +63,12 @@ type orderStore struct {
 
 func orderKey(id string) string  { return "order:" + id }
 func userKey(user string) string { return "user-orders:" + user }
+
+// recentKey lists the newest orders of everyone, for the admin area.
+const (
+	recentKey    = "recent-orders"
+	recentOrders = 50
+)
 func strong() []dapr.StateOption {
 	return []dapr.StateOption{dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)}
 }
@@ -98,9 +104,26 @@ func (s *orderStore) save(ctx context.Context, o Order, etag string) error {
 
 // ForUser lists a user's orders, newest first.
 func (s *orderStore) ForUser(ctx context.Context, user string) ([]Summary, error) {
-	ids, _, err := s.ids(ctx, user)
-	if err != nil || len(ids) == 0 {
-		return []Summary{}, err
+	ids, _, err := s.ids(ctx, userKey(user))
+	if err != nil {
+		return nil, err
+	}
+	return s.summaries(ctx, ids)
+}
+
+// Recent lists the newest orders of all users, newest first (for admins).
+func (s *orderStore) Recent(ctx context.Context) ([]Summary, error) {
+	ids, _, err := s.ids(ctx, recentKey)
+	if err != nil {
+		return nil, err
+	}
+	return s.summaries(ctx, ids)
+}
+
+// summaries reads the orders of ids (oldest first) and lists them newest first.
+func (s *orderStore) summaries(ctx context.Context, ids []string) ([]Summary, error) {
+	if len(ids) == 0 {
+		return []Summary{}, nil
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
@@ -124,8 +147,9 @@ func (s *orderStore) ForUser(ctx context.Context, user string) ([]Summary, error
 	return out, nil
 }
 
-func (s *orderStore) ids(ctx context.Context, user string) ([]string, string, error) {
-	item, err := s.dapr.GetState(ctx, s.store, userKey(user), nil)
+// ids reads a list of order ids (a user's, or the recent ones).
+func (s *orderStore) ids(ctx context.Context, key string) ([]string, string, error) {
+	item, err := s.dapr.GetState(ctx, s.store, key, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -138,18 +162,31 @@ func (s *orderStore) ids(ctx context.Context, user string) ([]string, string, er
 	return ids, item.Etag, nil
 }
 
-// index adds an order to its user's list, once.
+// index adds an order to its user's list and to the recent orders, once.
 func (s *orderStore) index(ctx context.Context, user, id string) error {
+	if err := s.appendID(ctx, userKey(user), id, 0); err != nil {
+		return err
+	}
+	return s.appendID(ctx, recentKey, id, recentOrders)
+}
+
+// appendID adds id to the list under key unless it is there, keeping the
+// newest keep ids (0: all of them).
+func (s *orderStore) appendID(ctx context.Context, key, id string, keep int) error {
 	for range 20 {
-		ids, etag, err := s.ids(ctx, user)
+		ids, etag, err := s.ids(ctx, key)
 		if err != nil {
 			return err
 		}
 		if slices.Contains(ids, id) {
 			return nil
 		}
-		data, _ := json.Marshal(append(ids, id))
-		err = s.dapr.SaveStateWithETag(ctx, s.store, userKey(user), data, etag, nil, strong()...)
+		ids = append(ids, id)
+		if keep > 0 && len(ids) > keep {
+			ids = ids[len(ids)-keep:]
+		}
+		data, _ := json.Marshal(ids)
+		err = s.dapr.SaveStateWithETag(ctx, s.store, key, data, etag, nil, strong()...)
 		if err == nil {
 			return nil
 		}
@@ -157,5 +194,5 @@ func (s *orderStore) index(ctx context.Context, user, id string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("index order %s: %w", id, errConflict)
+	return fmt.Errorf("index order %s under %s: %w", id, key, errConflict)
 }

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/fragment"
+	"github.com/bazaar-shop/bazaar/internal/httpapi"
+	"github.com/bazaar-shop/bazaar/internal/money"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// newFragments describes the catalog's fragments and loads its assets.
+func newFragments() *fragment.Service {
+	sub, _ := fs.Sub(staticFiles, "static")
+	assets, err := fragment.NewAssets("catalog", sub)
+	if err != nil {
+		panic(err) // the embedded folder is part of the binary
+	}
+	return &fragment.Service{Name: "catalog", Assets: assets, Stylesheet: "catalog.css", Specs: []fragment.Spec{
+		{Name: "categories", Description: "category navigation", Params: []string{"category"}, Cache: fragment.Public},
+		{Name: "product-grid", Description: "products with search, category filter and paging", Params: []string{"category", "q", "page"}, Cache: fragment.Public},
+		{Name: "product-detail", Description: "one product", Params: []string{"id"}, Cache: fragment.Public},
+		{Name: "recommendations", Description: "other products, the same category first", Params: []string{"id", "category"}, Cache: fragment.Public},
+		{Name: "stock-badge", Description: "in stock, low or sold out", Params: []string{"id"}, Cache: fragment.Public},
+		{Name: "admin-products", Description: "edit prices and stock (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+	}}
+}
+
+func categoryTitle(c string) string {
+	if c == "" {
+		return ""
+	}
+	return strings.ToUpper(c[:1]) + c[1:]
+}
+
+func gridTitle(q listQuery) string {
+	switch {
+	case q.text != "":
+		return "Results for “" + q.text + "”"
+	case q.category != "":
+		return categoryTitle(q.category)
+	default:
+		return "All products"
+	}
+}
+
+func pages(p ProductPage) int { return (p.Total + p.PageSize - 1) / p.PageSize }
+
+// pageURL is the home page URL that shows page n of the same query.
+func (q listQuery) pageURL(n int) string {
+	v := url.Values{}
+	if q.category != "" {
+		v.Set("category", q.category)
+	}
+	if q.text != "" {
+		v.Set("q", q.text)
+	}
+	v.Set("page", strconv.Itoa(n))
+	return "/?" + v.Encode()
+}
+
+func ariaInvalid(msg string) string {
+	if msg != "" {
+		return "true"
+	}
+	return "false"
+}
+
+func categoriesHandler(f *fragment.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := r.URL.Query().Get("category")
+		if !validCategory(c) {
+			c = ""
+		}
+		f.Write(w, r, http.StatusOK, fragment.Public, categoriesFragment(c))
+	})
+}
+
+func productGridHandler(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := parseListQuery(r)
+		if err != nil {
+			// A hand-edited page number shows the first page, not an error.
+			q = listQuery{category: q.category, text: q.text, page: 1, pageSize: 12}
+		}
+		all, err := products.List(r.Context())
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Public, productGridFragment(q, q.apply(all)))
+	})
+}
+
+func productHandler(log *slog.Logger, f *fragment.Service, products Products, render func(Product) templ.Component) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _, err := products.Get(r.Context(), r.URL.Query().Get("id"))
+		if errors.Is(err, ErrNotFound) {
+			f.Fail(w, r, log, httpapi.Errorf(http.StatusNotFound, "not_found", "There is no such product."))
+			return
+		}
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Public, render(p.public()))
+	})
+}
+
+func recommendationsHandler(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		all, err := products.List(r.Context())
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Public, recommendationsFragment(recommend(all, r.URL.Query().Get("id"), 4)))
+	})
+}
+
+// recommend picks n products other than id: its category first, then the
+// rest, skipping what is sold out. Without an id it shows the best stocked.
+func recommend(all []Product, id string, n int) []Product {
+	var category string
+	for _, p := range all {
+		if p.ID == id {
+			category = p.Category
+		}
+	}
+	var same, other []Product
+	for _, p := range all {
+		switch {
+		case p.ID == id || p.Stock == 0:
+		case category != "" && p.Category == category:
+			same = append(same, p.public())
+		default:
+			other = append(other, p.public())
+		}
+	}
+	if category == "" {
+		// One of each category reads better on the home page than four
+		// of the first.
+		seen := map[string]bool{}
+		var picks []Product
+		for _, p := range other {
+			if !seen[p.Category] && len(picks) < n {
+				seen[p.Category] = true
+				picks = append(picks, p)
+			}
+		}
+		return picks
+	}
+	return append(same, other...)[:min(n, len(same)+len(other))]
+}
+
+// adminRow is one product in the admin form, with what was typed and the
+// errors when a save was refused.
+type adminRow struct {
+	Product      Product
+	ETag         string
+	Price, Stock string
+	Errors       map[string]string
+	Saved        bool
+}
+
+func adminProductsHandler(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := caller.RequireAdmin(r); err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		rows, err := adminRows(r, products)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, adminProductsFragment(rows, fragment.Page(r)))
+	})
+}
+
+func adminRows(r *http.Request, products Products) ([]adminRow, error) {
+	all, err := products.List(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]adminRow, 0, len(all))
+	for _, p := range all {
+		_, etag, err := products.Get(r.Context(), p.ID)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, adminRow{Product: p, ETag: etag, Price: decimal(p.Price), Stock: strconv.Itoa(p.Stock)})
+	}
+	return rows, nil
+}
+
+// saveAdminProduct takes one row of the admin form: price and stock, under
+// the ETag the form was rendered with.
+func saveAdminProduct(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := caller.RequireAdmin(r); err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		id, page := r.PostFormValue("id"), fragment.Page(r)
+		rows, err := adminRows(r, products)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		i := -1
+		for j := range rows {
+			if rows[j].Product.ID == id {
+				i = j
+			}
+		}
+		if i < 0 {
+			f.Invalid(w, r, adminProductsFragment(rows, page))
+			return
+		}
+		row := &rows[i]
+		row.Price, row.Stock, row.Errors = strings.TrimSpace(r.PostFormValue("price")), strings.TrimSpace(r.PostFormValue("stock")), map[string]string{}
+		price, err := parseEuros(row.Price)
+		if err != nil {
+			row.Errors["price"] = err.Error()
+		}
+		stock, err := strconv.Atoi(row.Stock)
+		if err != nil || stock < 0 || stock > 1_000_000 {
+			row.Errors["stock"] = "must be a whole number from 0 to 1000000"
+		}
+		if len(row.Errors) > 0 {
+			f.Invalid(w, r, adminProductsFragment(rows, page))
+			return
+		}
+		next := row.Product
+		next.Price, next.Stock = price, stock
+		current, _, err := products.Get(r.Context(), id)
+		if err == nil {
+			next.Holds = current.Holds
+		}
+		if _, err := products.Save(r.Context(), next, r.PostFormValue("etag")); errors.Is(err, ErrConflict) {
+			row.Errors["form"] = "someone changed this product since you opened the page; here is what it is now"
+			row.Price, row.Stock = decimal(current.Price), strconv.Itoa(current.Stock)
+			f.Invalid(w, r, adminProductsFragment(rows, page))
+			return
+		} else if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		rows, err = adminRows(r, products)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		for j := range rows {
+			rows[j].Saved = rows[j].Product.ID == id
+		}
+		f.Done(w, r, page+"#catalog-admin-"+id, adminProductsFragment(rows, page))
+	})
+}
+
+func decimal(m money.Money) string {
+	return strconv.FormatInt(m.Amount/100, 10) + "." + strconv.FormatInt(100+m.Amount%100, 10)[1:]
+}
+
+// parseEuros reads "12", "12.5" or "12.50" (a comma works too) as cents.
+func parseEuros(s string) (money.Money, error) {
+	whole, frac, _ := strings.Cut(strings.ReplaceAll(s, ",", "."), ".")
+	errPrice := errors.New("must be an amount in euros such as 12.50, from 0.01 to 100000")
+	if len(frac) > 2 || whole == "" {
+		return money.Money{}, errPrice
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	c, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || w < 0 || c < 0 {
+		return money.Money{}, errPrice
+	}
+	cents := w*100 + c
+	if cents <= 0 || cents > 10_000_000 {
+		return money.Money{}, errPrice
+	}
+	return money.EUR(cents), nil
+}

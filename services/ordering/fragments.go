@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/fragment"
+	"github.com/bazaar-shop/bazaar/internal/httpapi"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+func newFragments() *fragment.Service {
+	sub, _ := fs.Sub(staticFiles, "static")
+	assets, err := fragment.NewAssets("ordering", sub)
+	if err != nil {
+		panic(err) // the embedded folder is part of the binary
+	}
+	return &fragment.Service{Name: "ordering", Assets: assets, Stylesheet: "ordering.css", Specs: []fragment.Spec{
+		{Name: "checkout-form", Description: "shipping address and card; places the order", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+		{Name: "order-confirmation", Description: "thank you and the order number", Params: []string{"id"}, Cache: fragment.Personal},
+		{Name: "order-status", Description: "the order's status, polling itself until it settles", Params: []string{"id"}, Cache: fragment.Personal},
+		{Name: "order-history", Description: "the user's orders", Cache: fragment.Personal},
+		{Name: "admin-orders", Description: "recent orders, shipping the paid ones (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+	}}
+}
+
+// Checkout placer: the form's answer comes from basket's checkout API,
+// called on the user's behalf with their token.
+type checkoutPlacer interface {
+	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
+}
+
+// checkoutView is the checkout form with what was typed and the errors.
+type checkoutView struct {
+	Page, Key string
+	SignedIn  bool
+	Values    map[string]string
+	Errors    map[string]string
+}
+
+// formFields maps basket's API fields to the form's.
+var formFields = map[string]string{
+	"shippingAddress.name": "name", "shippingAddress.street": "street", "shippingAddress.city": "city",
+	"shippingAddress.postalCode": "postalCode", "shippingAddress.country": "country",
+	"card.number": "cardNumber", "card.expiry": "cardExpiry", "card.cvc": "cardCvc",
+}
+
+var keyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+
+// newKey is the Idempotency-Key of one rendering of the form: submitting it
+// twice (a double click, a retried post) places one order.
+func newKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func checkoutFormHandler(f *fragment.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := caller.User(r)
+		v := checkoutView{Page: fragment.Page(r), Key: newKey(), SignedIn: err == nil, Values: map[string]string{}}
+		if c, ok := caller.Claims(r); ok {
+			v.Values["name"] = c.Name
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, checkoutFormFragment(v))
+	})
+}
+
+// placeOrder sends the form to basket's checkout. Refused input comes back
+// with its errors and what was typed, except the card number and security
+// code, which are never written into a page.
+func placeOrder(log *slog.Logger, f *fragment.Service, basket checkoutPlacer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := caller.User(r); err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		v := checkoutView{Page: fragment.Page(r), Key: r.PostFormValue("key"), SignedIn: true, Values: map[string]string{}, Errors: map[string]string{}}
+		if !keyRE.MatchString(v.Key) {
+			v.Key = newKey()
+		}
+		for _, name := range []string{"name", "street", "postalCode", "city", "country", "cardExpiry"} {
+			v.Values[name] = strings.TrimSpace(r.PostFormValue(name))
+		}
+		body, _ := json.Marshal(map[string]any{
+			"shippingAddress": events.Address{Name: v.Values["name"], Street: v.Values["street"], City: v.Values["city"],
+				PostalCode: v.Values["postalCode"], Country: v.Values["country"]},
+			"card": map[string]string{"number": r.PostFormValue("cardNumber"), "expiry": v.Values["cardExpiry"], "cvc": r.PostFormValue("cardCvc")},
+		})
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, "/basket/checkout", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", r.Header.Get("Authorization"))
+		req.Header.Set("Idempotency-Key", v.Key)
+		resp, err := basket.Do(r.Context(), "basket", req)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		switch {
+		case resp.StatusCode == http.StatusAccepted:
+			var out struct{ OrderID string }
+			if err := json.Unmarshal(raw, &out); err != nil || out.OrderID == "" {
+				f.Fail(w, r, log, errors.New("checkout answered without an order id"))
+				return
+			}
+			f.Done(w, r, "/orders/"+out.OrderID+"?placed=1", nil)
+		case resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusConflict:
+			var p httpapi.Problem
+			_ = json.Unmarshal(raw, &p)
+			for field, msg := range p.Fields {
+				if name, ok := formFields[field]; ok {
+					v.Errors[name] = msg
+				}
+			}
+			switch {
+			case p.Code == "empty_basket":
+				v.Errors["form"] = "Your cart is empty: add something first."
+			case len(v.Errors) == 0:
+				v.Errors["form"] = p.Detail
+			default:
+				v.Errors["form"] = "Please correct the fields marked below."
+			}
+			f.Invalid(w, r, checkoutFormFragment(v))
+		default:
+			f.Fail(w, r, log, errors.New("checkout answered "+resp.Status))
+		}
+	})
+}
+
+// findOrder is the caller's order id (an admin's: anyone's). found is false
+// while the saga has not created it yet, and for someone else's order,
+// which must not be told apart from one that does not exist.
+func findOrder(r *http.Request, orders *orderStore) (o Order, found bool, err error) {
+	u, err := caller.User(r)
+	if err != nil {
+		return Order{}, false, err
+	}
+	id := r.URL.Query().Get("id")
+	if !keyRE.MatchString(strings.ReplaceAll(id, ".", "_")) {
+		return Order{}, false, httpapi.Errorf(http.StatusNotFound, "order_not_found", "There is no such order.")
+	}
+	o, _, err = orders.Get(r.Context(), id)
+	if errors.Is(err, ErrNotFound) || err == nil && o.UserID != u && !caller.IsAdmin(r) {
+		return Order{ID: id, Status: events.Submitted}, false, nil
+	}
+	return o, err == nil, err
+}
+
+func confirmationHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, _, err := findOrder(r, orders)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, confirmationFragment(o))
+	})
+}
+
+func orderStatusHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, found, err := findOrder(r, orders)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		if !found {
+			o.Status = "received"
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, orderStatusFragment(o, found))
+	})
+}
+
+func orderHistoryHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := caller.User(r)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		list, err := orders.ForUser(r.Context(), u)
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, orderHistoryFragment(list))
+	})
+}
+
+func adminOrdersHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := caller.RequireAdmin(r); err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		list, err := orders.Recent(r.Context())
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, adminOrdersFragment(list, fragment.Page(r), ""))
+	})
+}
+
+// shipFromAdmin ships a paid order from the admin list.
+func shipFromAdmin(log *slog.Logger, f *fragment.Service, orders *orderStore, wf Workflows) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := caller.RequireAdmin(r); err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		page := fragment.Page(r)
+		o, _, err := orders.Get(r.Context(), r.PostFormValue("id"))
+		message := ""
+		switch {
+		case errors.Is(err, ErrNotFound):
+			message = "There is no such order."
+		case err != nil:
+			f.Fail(w, r, log, err)
+			return
+		case o.Status != events.Paid:
+			message = "Order " + shortID(o.ID) + " is " + statusText(o.Status) + ": only paid orders ship."
+		default:
+			if err := wf.Raise(r.Context(), o.ID, shipEvent); err != nil {
+				f.Fail(w, r, log, err)
+				return
+			}
+		}
+		list, err := orders.Recent(r.Context())
+		if err != nil {
+			f.Fail(w, r, log, err)
+			return
+		}
+		if message != "" {
+			f.Invalid(w, r, adminOrdersFragment(list, page, message))
+			return
+		}
+		f.Done(w, r, page, adminOrdersFragment(list, page, "Order "+shortID(o.ID)+" is on its way."))
+	})
+}
+
+// statusAttrs makes a live status fetch itself again every second until
+// the order settles.
+func statusAttrs(o Order, found bool) templ.Attributes {
+	if found && settled(o.Status) {
+		return nil
+	}
+	return templ.Attributes{"hx-get": "/fragments/ordering/order-status?id=" + o.ID, "hx-trigger": "every 1s", "hx-swap": "outerHTML"}
+}
+
+func settled(status string) bool {
+	return status == events.Paid || status == events.Shipped || status == events.Cancelled
+}
+
+func statusText(s string) string {
+	switch s {
+	case "received":
+		return "Received, being confirmed…"
+	case events.Submitted:
+		return "Placed"
+	case events.AwaitingStock:
+		return "Setting stock aside…"
+	case events.StockConfirmed:
+		return "Stock set aside, taking payment…"
+	case events.Paid:
+		return "Paid"
+	case events.Shipped:
+		return "Shipped"
+	case events.Cancelled:
+		return "Cancelled"
+	}
+	return s
+}
+
+func reasonText(r string) string {
+	switch r {
+	case events.PaymentDeclined:
+		return "Your card was declined. Nothing was charged."
+	case events.StockRejected:
+		return "Some items sold out before we could set them aside. Nothing was charged."
+	case events.UserCancelled:
+		return "You cancelled this order."
+	}
+	return r
+}
+
+// shortID is the part of an order id people read out.
+func shortID(id string) string {
+	if len(id) > 10 {
+		return strings.ToUpper(id[:10])
+	}
+	return strings.ToUpper(id)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func clock(at string) string {
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return at
+	}
+	return t.UTC().Format("15:04:05 UTC")
+}
+
+func day(at string) string {
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return at
+	}
+	return t.UTC().Format("2 Jan 2006, 15:04")
+}
