@@ -183,7 +183,10 @@ type Invoker struct {
 // NewInvoker returns an Invoker for the sidecar in c.
 func NewInvoker(c Config) *Invoker {
 	return &Invoker{base: fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/", c.DaprHTTP), token: c.APIToken,
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+			// A redirect is the callee's answer for the caller to pass on
+			// (post-redirect-get), never something to follow here.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // Do sends req (whose URL holds only the method path, e.g. "/products/x") to appID.

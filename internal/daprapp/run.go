@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -48,7 +49,7 @@ func Run(ctx context.Context, service string, getenv func(string) string, stdout
 func Healthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = w.Write([]byte("ok " + Version() + "\n"))
 	})
 }
 
@@ -56,4 +57,32 @@ func Healthz() http.Handler {
 func IsETagMismatch(err error) bool {
 	st, ok := status.FromError(err)
 	return err != nil && ok && (st.Code() == codes.Aborted || st.Code() == codes.FailedPrecondition)
+}
+
+// Version is the build's version: the commit it was built from (with
+// "+dirty" for uncommitted changes), or "dev".
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	return rev
 }

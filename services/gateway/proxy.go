@@ -16,32 +16,71 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
-// cookieName is the identity service's session cookie.
+// cookieName is the identity service's session cookie. The gateway turns
+// it into a bearer token; it is never passed on as a cookie.
 const cookieName = "identity_session"
 
 // Only these request headers reach a service (plus the ones the gateway
 // sets itself); only these response headers reach the client.
 var (
-	forwardRequest  = []string{"Accept", "Accept-Language", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id", "Traceparent", "Tracestate"}
-	forwardResponse = []string{"Content-Type", "ETag", "Location", "Retry-After", "Cache-Control"}
+	forwardRequest  = []string{"Accept", "Accept-Language", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id", "Traceparent", "Tracestate", "HX-Request"}
+	forwardResponse = []string{"Content-Type", "ETag", "Location", "Retry-After", "Cache-Control", "Vary", "HX-Trigger", "HX-Redirect"}
 )
 
 // tokenFree are identity's paths that work without a token, where a stale
 // cookie must not stand in the way of signing in again.
 var tokenFree = map[string]bool{"/register": true, "/login": true, "/logout": true, "/jwks.json": true}
 
-// proxy routes /api/<service>/<path> to <path> of that service.
+// target is where one request goes.
+type target struct {
+	app, path string
+	// api: a JSON API, whose Location headers are rewritten under
+	// /api/<service>; a bad token is refused (401). Pages and fragments
+	// treat a bad session cookie as signed out instead.
+	api bool
+	// anonymous: static files, sent without token or cookies.
+	anonymous bool
+	// tokenFree: identity's sign-in paths, which ignore a stale token.
+	tokenFree bool
+}
+
+// route finds the app for a path: /api/<service>/... and
+// /fragments/<service>/<name> to that service, /static/<service>/... to its
+// owner, every other path to the shell, which composes the pages.
+func route(path string) (target, bool) {
+	if rest, ok := strings.CutPrefix(path, "/api/"); ok {
+		service, p, _ := strings.Cut(rest, "/")
+		rt, ok := routes[service]
+		p = strings.TrimSuffix(rt.prefix+"/"+p, "/")
+		return target{app: rt.app, path: p, api: true, tokenFree: rt.app == "identity" && tokenFree[p]}, ok
+	}
+	if rest, ok := strings.CutPrefix(path, "/fragments/"); ok {
+		service, name, _ := strings.Cut(rest, "/")
+		rt, ok := routes[service]
+		return target{app: rt.app, path: "/fragments/" + name}, ok && name != "" && !strings.Contains(name, "/")
+	}
+	if rest, ok := strings.CutPrefix(path, "/static/"); ok {
+		service, _, _ := strings.Cut(rest, "/")
+		_, known := routes[service]
+		return target{app: service, path: path, anonymous: true}, known || service == "shell"
+	}
+	if path == "/" {
+		// Dapr's access control matches operations by path prefix, where
+		// "/" would match every path of every app: the shell's home is /home.
+		path = "/home"
+	}
+	return target{app: "shell", path: path}, true
+}
+
+// proxy forwards every request to the app that route names, by service
+// invocation through the gateway's sidecar.
 func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest := strings.TrimPrefix(r.URL.Path, "/api/")
-		service, path, _ := strings.Cut(rest, "/")
-		rt, ok := routes[service]
+		to, ok := route(r.URL.Path)
 		if !ok {
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusNotFound, "not_found", "no such API"))
 			return
 		}
-		appID := rt.app
-		path = strings.TrimSuffix(rt.prefix+"/"+path, "/")
 		unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
 		// A cross-site page must never make the browser write on its
 		// user's behalf: unsafe requests from another origin are refused.
@@ -50,7 +89,7 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 			return
 		}
 		token, fromCookie := credentials(r)
-		if appID == "identity" && tokenFree[path] {
+		if to.tokenFree || to.anonymous {
 			token = ""
 		}
 		if fromCookie && unsafe && r.Header.Get("Origin") == "" && r.Header.Get("Referer") == "" {
@@ -59,13 +98,18 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 		}
 		if token != "" {
 			if _, err := verifier.Verify(r.Context(), token); err != nil {
-				httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnauthorized, "invalid_token", "sign in again"))
-				return
+				if to.api || !fromCookie {
+					httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnauthorized, "invalid_token", "sign in again"))
+					return
+				}
+				// An expired session in a browser: carry on signed out.
+				token = ""
+				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
-		out, err := http.NewRequestWithContext(ctx, r.Method, (&url.URL{Path: path, RawQuery: r.URL.RawQuery}).String(), r.Body)
+		out, err := http.NewRequestWithContext(ctx, r.Method, (&url.URL{Path: to.path, RawQuery: r.URL.RawQuery}).String(), r.Body)
 		if err != nil {
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusBadRequest, "bad_path", "malformed path"))
 			return
@@ -75,20 +119,25 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 				out.Header[h] = v
 			}
 		}
+		if !to.anonymous {
+			if c := cookiesFor(r, to.app); c != "" {
+				out.Header.Set("Cookie", c)
+			}
+		}
 		if token != "" {
 			out.Header.Set("Authorization", "Bearer "+token)
 		}
 		out.Header.Set("X-Forwarded-For", clientIP(r))
 		out.Header.Set("X-Forwarded-Proto", "http")
-		resp, err := invoke.Do(ctx, appID, out)
+		resp, err := invoke.Do(ctx, to.app, out)
 		if err != nil {
 			var maxErr *http.MaxBytesError
 			if errors.As(err, &maxErr) {
 				httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the body is too large"))
 				return
 			}
-			log.WarnContext(r.Context(), "upstream failed", "service", service, "err", err)
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusBadGateway, "upstream_unavailable", "the %s service did not answer", service))
+			log.WarnContext(r.Context(), "upstream failed", "app", to.app, "err", err)
+			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusBadGateway, "upstream_unavailable", "the %s service did not answer", to.app))
 			return
 		}
 		defer resp.Body.Close()
@@ -97,15 +146,49 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 				w.Header()[h] = v
 			}
 		}
-		if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/") {
-			w.Header().Set("Location", "/api/"+service+strings.TrimPrefix(loc, rt.prefix))
+		if loc := resp.Header.Get("Location"); to.api && strings.HasPrefix(loc, "/") {
+			service, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
+			w.Header().Set("Location", "/api/"+service+strings.TrimPrefix(loc, routes[service].prefix))
 		}
-		if appID == "identity" {
-			w.Header()["Set-Cookie"] = resp.Header.Values("Set-Cookie")
+		for _, c := range resp.Header.Values("Set-Cookie") {
+			if mayCookie(to.app, c) {
+				w.Header().Add("Set-Cookie", c)
+			}
 		}
 		w.WriteHeader(resp.StatusCode)
 		_, _ = io.Copy(w, resp.Body)
 	})
+}
+
+// cookiesFor returns the browser's cookies that app may see: a service sees
+// its own ("<service>_..."), the shell those of every service (to pass each
+// its own), and no one the session cookie, which travels as a token.
+func cookiesFor(r *http.Request, app string) string {
+	var out []string
+	for _, c := range r.Cookies() {
+		if c.Name != cookieName && ownedBy(c.Name, app) {
+			out = append(out, c.Name+"="+c.Value)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// mayCookie reports whether app may set the cookie in a Set-Cookie header.
+func mayCookie(app, setCookie string) bool {
+	name, _, _ := strings.Cut(setCookie, "=")
+	return ownedBy(strings.TrimSpace(name), app)
+}
+
+func ownedBy(cookie, app string) bool {
+	if app != "shell" {
+		return strings.HasPrefix(cookie, app+"_")
+	}
+	for _, rt := range routes {
+		if strings.HasPrefix(cookie, rt.app+"_") {
+			return true
+		}
+	}
+	return false
 }
 
 // credentials returns the caller's token: the Authorization header for API
@@ -140,8 +223,11 @@ func health(invoke invoker) http.Handler {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		status := map[string]string{}
+		apps := map[string]string{"shell": "shell"}
 		for name, rt := range routes {
-			app := rt.app
+			apps[name] = rt.app
+		}
+		for name, app := range apps {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

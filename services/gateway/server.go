@@ -11,15 +11,15 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
-// route is where /api/<service>/<rest> goes: app's path prefix + "/" + rest.
-type route struct {
+// service is where /api/<service>/<rest> goes: app's path prefix + "/" + rest.
+type service struct {
 	app    string
 	prefix string
 }
 
 // routes are the public APIs; payment is not among them. basket's own
 // paths start with /basket (GET /api/basket is its GET /basket).
-var routes = map[string]route{
+var routes = map[string]service{
 	"catalog":  {app: "catalog"},
 	"basket":   {app: "basket", prefix: "/basket"},
 	"ordering": {app: "ordering"},
@@ -39,6 +39,11 @@ func NewServer(log *slog.Logger, invoke invoker, verifier *authn.Verifier, limit
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/health", health(invoke)).Methods(http.MethodGet)
-	r.PathPrefix("/api/").Handler(proxy(log, invoke, verifier))
+	// The sidecar asks for subscriptions here; the gateway has none, and
+	// these paths must not reach the shell.
+	r.PathPrefix("/dapr/").Handler(http.NotFoundHandler())
+	// The APIs, the fragments, the static files and, for every other path,
+	// the shell's pages (see route).
+	r.PathPrefix("/").Handler(proxy(log, invoke, verifier))
 	return requestID(securityHeaders(limits.middleware(http.MaxBytesHandler(r, maxBody))))
 }

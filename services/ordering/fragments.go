@@ -43,8 +43,8 @@ func newFragments() *fragment.Service {
 	}}
 }
 
-// Checkout placer: the form's answer comes from basket's checkout API,
-// called on the user's behalf with their token.
+// checkoutPlacer reaches basket's checkout API (a *daprapp.Invoker); the form
+// calls it on the user's behalf, with their token.
 type checkoutPlacer interface {
 	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
 }
@@ -157,7 +157,7 @@ func findOrder(r *http.Request, orders *orderStore) (o Order, found bool, err er
 		return Order{}, false, err
 	}
 	id := r.URL.Query().Get("id")
-	if !keyRE.MatchString(strings.ReplaceAll(id, ".", "_")) {
+	if !keyRE.MatchString(id) {
 		return Order{}, false, httpapi.Errorf(http.StatusNotFound, "order_not_found", "There is no such order.")
 	}
 	o, _, err = orders.Get(r.Context(), id)

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/mux"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/fragment"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// Shell composes the shop's pages from the services' fragments.
+type Shell struct {
+	log      *slog.Logger
+	composer *Composer
+	assets   *fragment.Assets
+	status   *statusChecker
+}
+
+// NewServer wires the shell's routes: the pages, their form posts, the
+// status page and the shell's own assets. Like every app, only its sidecar
+// may call it (the gateway reaches it by service invocation).
+func NewServer(log *slog.Logger, cfg daprapp.Config, invoke fetcher, status *statusChecker) http.Handler {
+	sub, _ := fs.Sub(staticFiles, "static")
+	assets, err := fragment.NewAssets("shell", sub)
+	if err != nil {
+		panic(err) // the embedded folder is part of the binary
+	}
+	s := &Shell{log: log, composer: &Composer{invoke: invoke, cache: newFragmentCache(10_000)}, assets: assets, status: status}
+	r := mux.NewRouter()
+	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
+	for path, p := range pages {
+		r.Handle(path, s.page(p)).Methods(http.MethodGet, http.MethodHead)
+		r.Handle(path, s.relay(p)).Methods(http.MethodPost)
+	}
+	// The gateway sends the home page as /home (see the gateway's route).
+	r.Handle("/home", s.page(pages["/"])).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/home", s.relay(pages["/"])).Methods(http.MethodPost)
+	r.Handle("/status", s.statusPage()).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix("/static/shell/").Handler(assets.Handler()).Methods(http.MethodGet, http.MethodHead)
+	r.NotFoundHandler = s.errorPage(http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
+}
+
+// withBoundaries is path with the boundary toggle on.
+func withBoundaries(path string) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return "/?boundaries=1"
+	}
+	q := u.Query()
+	q.Set("boundaries", "1")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// withoutBoundaries is path with the toggle off (the page's own address).
+func withoutBoundaries(r *http.Request) string {
+	u, _ := url.Parse(pagePath(r))
+	q := u.Query()
+	q.Del("boundaries")
+	u.RawQuery = q.Encode()
+	return u.RequestURI()
+}
+
+func (s *Shell) page(p Page) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.compose(w, r, p, nil)
+	})
+}
+
+// compose fills the page's slots and the header's, then draws the page.
+// done holds a slot already filled (a form the fragment refused).
+func (s *Shell) compose(w http.ResponseWriter, r *http.Request, p Page, done map[string]Filled) {
+	all := chrome(r)
+	own := p.Slots(r)
+	for name, slot := range own {
+		if _, ok := done[name]; !ok {
+			all[name] = slot
+		}
+	}
+	filled := s.composer.Fill(r, all)
+	for name, f := range done {
+		filled[name] = f
+	}
+	status := http.StatusOK
+	if len(done) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	main := p.Main
+	for name := range own {
+		f := filled[name]
+		if !f.Slot.Required || f.OK() || f.Status == http.StatusUnprocessableEntity {
+			continue
+		}
+		s.log.WarnContext(r.Context(), "required fragment failed", "path", r.URL.Path, "slot", name, "status", f.Status, "err", f.Err)
+		switch f.Status {
+		case http.StatusUnauthorized:
+			http.Redirect(w, r, "/sign-in?return="+url.QueryEscape(withoutBoundaries(r)), http.StatusSeeOther)
+			return
+		case http.StatusForbidden:
+			status, main = f.Status, errorView(f.Status, "Not for you", "This page is for the shop's admins.")
+		case http.StatusNotFound:
+			status, main = f.Status, errorView(f.Status, "Not found", "There is nothing at this address; it may have been removed.")
+		case 0:
+			status, main = http.StatusGatewayTimeout, errorView(http.StatusGatewayTimeout, "This page is taking too long",
+				"Part of the shop did not answer in time. Please try again in a moment.")
+		default:
+			status, main = http.StatusBadGateway, errorView(http.StatusBadGateway, "Something went wrong",
+				"Part of the shop is unavailable right now. Please try again in a moment.")
+		}
+		break
+	}
+	s.write(w, r, status, p.Title, filled, main)
+}
+
+func errorView(status int, title, detail string) func(View) templ.Component {
+	return func(View) templ.Component { return errorMain(status, title, detail) }
+}
+
+// write draws the page with the stylesheets its fragments named, and passes
+// on the cookies they set (each service's own).
+func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, title string, filled map[string]Filled, main func(View) templ.Component) {
+	v := View{Title: title, Path: withoutBoundaries(r), Slots: filled, Boundaries: r.URL.Query().Get("boundaries") == "1",
+		Styles: []string{s.assets.URL("shell.css")}, HTMX: s.assets.URL("htmx.min.js")}
+	names := make([]string, 0, len(filled))
+	for name := range filled {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the same page always lists its stylesheets in one order
+	for _, name := range names {
+		f := filled[name]
+		for _, href := range f.Styles {
+			if !slices.Contains(v.Styles, href) {
+				v.Styles = append(v.Styles, href)
+			}
+		}
+		for _, c := range f.Cookies {
+			w.Header().Add("Set-Cookie", c)
+		}
+	}
+	v.Main = main(v)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if r.Header.Get("Authorization") != "" {
+		h.Set("Cache-Control", "private, no-store")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	w.WriteHeader(status)
+	if err := Layout(v).Render(r.Context(), w); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.WarnContext(r.Context(), "page render", "path", r.URL.Path, "err", err)
+	}
+}
+
+func (s *Shell) errorPage(status int, title, detail string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.write(w, r, status, title, s.composer.Fill(r, chrome(r)), errorView(status, title, detail))
+	})
+}
+
+// relay takes a form posted to a page (a browser without JavaScript, or a
+// form that navigates) to the fragment named in its _fragment field. The
+// fragment answers 303 (followed by the browser) or 422 with itself
+// re-rendered, which the page shows in place with the rest around it.
+func (s *Shell) relay(p Page) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(http.StatusBadRequest, "That form could not be read", "Please go back and try again.").ServeHTTP(w, r)
+			return
+		}
+		name := r.PostForm.Get("_fragment")
+		var target string
+		var slot Slot
+		for n, sl := range mergeSlots(chrome(r), p.Slots(r)) {
+			if sl.Fragment == name {
+				target, slot = n, sl
+			}
+		}
+		if target == "" {
+			s.errorPage(http.StatusBadRequest, "That form is not on this page", "Please go back and try again.").ServeHTTP(w, r)
+			return
+		}
+		form := url.Values{}
+		for k, v := range r.PostForm {
+			if k != "_fragment" {
+				form[k] = v
+			}
+		}
+		f := s.composer.fetch(r, slot, http.MethodPost, form)
+		for _, c := range f.Cookies {
+			w.Header().Add("Set-Cookie", c)
+		}
+		switch {
+		case f.Status == http.StatusSeeOther:
+			http.Redirect(w, r, fragment.LocalPath(f.Location), http.StatusSeeOther)
+		case f.Status == http.StatusUnprocessableEntity:
+			get := r.Clone(r.Context())
+			get.Method = http.MethodGet
+			s.compose(w, get, p, map[string]Filled{target: f})
+		case f.Status == http.StatusUnauthorized:
+			http.Redirect(w, r, "/sign-in?return="+url.QueryEscape(pagePath(r)), http.StatusSeeOther)
+		default:
+			s.log.WarnContext(r.Context(), "form post failed", "path", r.URL.Path, "fragment", name, "status", f.Status, "err", f.Err)
+			status := http.StatusBadGateway
+			if f.Status == http.StatusForbidden || f.Status == http.StatusNotFound || f.Status == http.StatusTooManyRequests {
+				status = f.Status
+			}
+			s.errorPage(status, "That did not work", "Nothing was changed. Please try again in a moment.").ServeHTTP(w, r)
+		}
+	})
+}
+
+func mergeSlots(a, b map[string]Slot) map[string]Slot {
+	out := make(map[string]Slot, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func statusText(code int) string {
+	return strings.TrimSpace(http.StatusText(code)) + " (" + itoa(code) + ")"
+}
