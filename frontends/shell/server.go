@@ -134,7 +134,7 @@ func errorView(status int, title, detail string) func(View) templ.Component {
 // on the cookies they set (each service's own).
 func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, title string, filled map[string]Filled, main func(View) templ.Component) {
 	v := View{Title: title, Path: withoutBoundaries(r), Slots: filled, Boundaries: r.URL.Query().Get("boundaries") == "1",
-		Styles: []string{s.assets.URL("shell.css")}, HTMX: s.assets.URL("htmx.min.js")}
+		Styles: []string{s.assets.URL("shell.css")}, HTMX: s.assets.URL("htmx.min.js"), Icon: s.assets.URL("favicon.svg")}
 	names := make([]string, 0, len(filled))
 	for name := range filled {
 		names = append(names, name)

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,27 +91,32 @@ func owner(w http.ResponseWriter, r *http.Request, baskets Baskets) (string, err
 	return user, nil
 }
 
-// mergeGuest moves the guest basket's lines into the user's. The guest
-// basket is emptied first, under its ETag: of two requests merging at once
-// (a page's fragments are fetched in parallel) only one wins, so nothing is
-// added twice.
+// mergeGuest adds the guest basket's lines to the user's. The user's
+// basket remembers which guest baskets it took in (by a hash of their id),
+// under its ETag, so two requests merging at once (a page's fragments are
+// fetched in parallel) add the lines once and both show them.
 func mergeGuest(ctx context.Context, baskets Baskets, guest, user string) error {
-	g, etag, err := baskets.Get(ctx, guest)
+	g, _, err := baskets.Get(ctx, guest)
 	if err != nil || len(g.Items) == 0 {
 		return err
 	}
-	if err := baskets.Save(ctx, guest, Basket{}, etag); errors.Is(err, ErrConflict) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	_, err = update(ctx, baskets, user, func(b Basket) Basket {
+	sum := sha256.Sum256([]byte(guest))
+	mark := hex.EncodeToString(sum[:8])
+	if _, err := update(ctx, baskets, user, func(b Basket) Basket {
+		if slices.Contains(b.Merged, mark) {
+			return b
+		}
 		for _, it := range g.Items {
 			it.Quantity = min(it.Quantity+b.quantity(it.ProductID), MaxQuantity)
 			b = b.set(it)
 		}
+		b.Merged = append(b.Merged[max(0, len(b.Merged)-4):], mark)
 		return b
-	})
+	}); err != nil {
+		return err
+	}
+	// The guest basket is done with.
+	_, err = update(ctx, baskets, guest, func(Basket) Basket { return Basket{}.withTotal() })
 	return err
 }
 

@@ -26,6 +26,8 @@ type Item struct {
 type Basket struct {
 	Items []Item      `json:"items"`
 	Total money.Money `json:"total"`
+	// Merged are hashes of the guest baskets merged into this one.
+	Merged []string `json:"merged,omitempty"`
 }
 
 // withTotal returns b with its total computed from its lines.

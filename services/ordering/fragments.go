@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,6 +64,9 @@ var formFields = map[string]string{
 	"shippingAddress.postalCode": "postalCode", "shippingAddress.country": "country",
 	"card.number": "cardNumber", "card.expiry": "cardExpiry", "card.cvc": "cardCvc",
 }
+
+// statusChangedEvent tells the page that an order's status changed.
+const statusChangedEvent = "ordering-status-changed"
 
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
@@ -188,6 +192,11 @@ func orderStatusHandler(log *slog.Logger, f *fragment.Service, orders *orderStor
 		if !found {
 			o.Status = "received"
 		}
+		// Other fragments may follow the order (the mini cart: the basket
+		// empties once the order is placed); tell them when it moves on.
+		if seen := r.URL.Query().Get("seen"); fragment.IsHTMX(r) && seen != "" && seen != o.Status {
+			w.Header().Set("HX-Trigger", statusChangedEvent)
+		}
 		f.Write(w, r, http.StatusOK, fragment.Personal, orderStatusFragment(o, found))
 	})
 }
@@ -266,7 +275,8 @@ func statusAttrs(o Order, found bool) templ.Attributes {
 	if found && settled(o.Status) {
 		return nil
 	}
-	return templ.Attributes{"hx-get": "/fragments/ordering/order-status?id=" + o.ID, "hx-trigger": "every 1s", "hx-swap": "outerHTML"}
+	return templ.Attributes{"hx-get": "/fragments/ordering/order-status?" + url.Values{"id": {o.ID}, "seen": {o.Status}}.Encode(),
+		"hx-trigger": "every 1s", "hx-swap": "outerHTML"}
 }
 
 func settled(status string) bool {

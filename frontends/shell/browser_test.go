@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/harness"
+)
+
+// browser drives one tab of Debian's Chromium (headless) through the shop,
+// keeping what the page logged as an error and a screenshot of each step.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+	step int
+
+	mu       sync.Mutex
+	errors   []string
+	expected []string // errors the test causes on purpose
+}
+
+// chromium starts a headless Chromium for the test; the Makefile installs
+// Debian's package when it is missing.
+func chromium(t *testing.T) context.Context {
+	t.Helper()
+	path := "/usr/bin/chromium"
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("browser tests need Debian's chromium (make deps installs it): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		// The machine has no network: keep Chromium from trying.
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-gpu", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser now: each journey opens its own browser context in it.
+	require.NoError(t, chromedp.Do(ctx))
+	return ctx
+}
+
+// newBrowser opens a tab on the shop at base, in a browser context of its
+// own (its own cookies, like a separate visitor); with javascript false the
+// tab runs no script at all.
+func newBrowser(t *testing.T, browserCtx context.Context, base, name string, javascript bool) *browser {
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	dir := filepath.Join(harness.Root(), "test-output", "browser", name)
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	b := &browser{t: t, ctx: ctx, base: base, dir: dir}
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				msg = "console.error: " + strings.Join(parts, " ")
+			}
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				msg += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *cdplog.EventEntryAdded:
+			// Failed loads, CSP violations and the like.
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
+			}
+		}
+		if msg != "" {
+			b.mu.Lock()
+			b.errors = append(b.errors, msg)
+			b.mu.Unlock()
+		}
+	}))
+	_, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{})
+	require.NoError(t, err)
+	_, err = chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
+	require.NoError(t, err)
+	if !javascript {
+		_, err = chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		require.NoError(t, err)
+	}
+	return b
+}
+
+// do runs steps within 20 seconds, failing the test with what went wrong.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *browser) open(path string) chromedp.Action[chromedp.Void] {
+	return chromedp.Navigate(b.base + path)
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(b.t, err, sel)
+	return strings.TrimSpace(s)
+}
+
+func (b *browser) eval(js string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	require.NoError(b.t, err, js)
+	return s
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	require.NoError(b.t, err)
+	return strings.TrimPrefix(loc, b.base)
+}
+
+// shot saves a full-page screenshot as <n>-<name>.png.
+func (b *browser) shot(name string) {
+	b.step++
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.step, name)), png, 0o644)
+	}
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+	}
+}
+
+// expect declares an error the test causes on purpose (the browser logs a
+// page answered 422, when a form is refused, as a failed load).
+func (b *browser) expect(text string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expected = append(b.expected, text)
+}
+
+func (b *browser) noErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var unexpected []string
+	for _, e := range b.errors {
+		if !slices.ContainsFunc(b.expected, func(x string) bool { return strings.Contains(e, x) }) {
+			unexpected = append(unexpected, e)
+		}
+	}
+	assert.Empty(b.t, unexpected, "the pages logged errors")
+}
+
+var css = func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+// TestShopInTheBrowser runs the customer's journey in Chromium against the
+// whole system: browse, open a product, add it to the cart (the mini cart
+// follows without a reload), register, check out and watch the order get
+// paid; then a declined card; then the same journey with JavaScript off.
+func TestShopInTheBrowser(t *testing.T) {
+	sys := harness.Start(t, harness.Options{Profile: "embedded",
+		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "GATEWAY_RATE_PER_SECOND": "1000"}})
+	base := sys.App("gateway").AppURL()
+	browserCtx := chromium(t)
+
+	t.Run("with JavaScript", func(t *testing.T) {
+		b := newBrowser(t, browserCtx, base, "javascript", true)
+		b.do("open the shop", b.open("/"), chromedp.WaitVisible(css(".catalog-card")))
+		b.shot("home")
+		b.do("filter by category", chromedp.Click(css(`a[href="/?category=outdoor"]`)), chromedp.WaitVisible(css(`a[aria-current="page"][href="/?category=outdoor"]`)))
+		assert.Equal(t, "Outdoor", b.text("#catalog-grid-title"))
+		b.shot("category")
+		b.do("open a product", chromedp.Click(css(`a.catalog-card__link[href="/products/headlamp"]`)), chromedp.WaitVisible(css("#catalog-detail-name")))
+		assert.Equal(t, "Headlamp", b.text("#catalog-detail-name"))
+		assert.Equal(t, "0", b.text(".basket-mini-cart__count[data-count]")[:1])
+		b.shot("product")
+
+		// A marker on window survives only if the page is never reloaded.
+		b.eval(`window.bazaarMarker = "same page"; "ok"`)
+		b.do("add two to the cart",
+			chromedp.SetValue(css("#basket-add-qty-headlamp"), "2"),
+			chromedp.Click(css(".basket-add__button")),
+			chromedp.WaitVisible(css(".basket-add__added")),
+			chromedp.WaitVisible(css(`[data-fragment="mini-cart"][data-highlight] .basket-mini-cart__count[data-count="2"]`)))
+		assert.Equal(t, "same page", b.eval(`window.bazaarMarker`), "adding to the cart reloaded the page")
+		assert.Contains(t, b.text(".basket-add__added"), "2 × Headlamp")
+		b.shot("added-to-cart")
+
+		b.do("go to register", chromedp.Click(css(`a[href^="/register?return="]`)), chromedp.WaitVisible(css("#identity-register-name")))
+		b.shot("register")
+		b.do("register",
+			chromedp.SetValue(css("#identity-register-name"), "Ada Browser"),
+			chromedp.SetValue(css("#identity-register-email"), "ada.browser@example.com"),
+			chromedp.SetValue(css("#identity-register-password"), "a long enough password"),
+			chromedp.Click(css(".identity-form__submit")),
+			chromedp.WaitVisible(css(".identity-menu__name")))
+		assert.Equal(t, "/products/headlamp", b.location(), "registering leads back to the product")
+		assert.Equal(t, "Ada Browser", b.text(".identity-menu__name"))
+		b.do("the guest cart became Ada's", chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="2"]`)))
+		b.shot("signed-in")
+
+		b.do("open the cart", chromedp.Click(css(".basket-mini-cart__link")), chromedp.WaitVisible(css("#basket-line-headlamp")))
+		b.eval(`window.bazaarMarker = "cart page"; "ok"`)
+		b.do("change the quantity",
+			chromedp.SetValue(css("#basket-qty-headlamp"), "3"),
+			chromedp.Click(css(".basket-cart__update")),
+			chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="3"]`)))
+		assert.Equal(t, "€87.00", b.text("[data-total]"))
+		assert.Equal(t, "cart page", b.eval(`window.bazaarMarker`))
+		b.shot("cart")
+
+		orderPaid := func(card string, want string) {
+			b.do("go to checkout", chromedp.Click(css(".basket-cart__checkout")), chromedp.WaitVisible(css("#ordering-name")))
+			assert.Equal(t, "Ada Browser", b.eval(`document.querySelector("#ordering-name").value`), "the name comes from the token")
+			b.do("fill in the checkout form",
+				chromedp.SetValue(css("#ordering-street"), "1 Analytical Row"),
+				chromedp.SetValue(css("#ordering-postalCode"), "75001"),
+				chromedp.SetValue(css("#ordering-city"), "Paris"),
+				chromedp.SetValue(css("#ordering-country"), "France"),
+				chromedp.SetValue(css("#ordering-cardNumber"), card),
+				chromedp.SetValue(css("#ordering-cardExpiry"), "12/30"),
+				chromedp.SetValue(css("#ordering-cardCvc"), "123"))
+			b.shot("checkout-" + want)
+			b.do("place the order", chromedp.Click(css(".ordering-form__submit")), chromedp.WaitVisible(css(".ordering-confirmation")))
+			require.True(t, strings.HasPrefix(b.location(), "/orders/"), b.location())
+			b.eval(`window.bazaarMarker = "order page"; "ok"`)
+			b.do("the status reaches "+want+" by itself", chromedp.WaitVisible(css(`[data-status="`+want+`"]`)))
+			assert.Equal(t, "order page", b.eval(`window.bazaarMarker`), "the status page was reloaded")
+			b.shot("order-" + want)
+		}
+		orderPaid("4242 4242 4242 4242", "paid")
+		b.do("the cart is empty after the order", chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="0"]`)))
+
+		b.do("add another product", b.open("/products/claw-hammer"), chromedp.WaitVisible(css(".basket-add__button")),
+			chromedp.Click(css(".basket-add__button")), chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="1"]`)),
+			b.open("/cart"), chromedp.WaitVisible(css("#basket-line-claw-hammer")))
+		orderPaid("4000 0000 0000 0002", "cancelled")
+		assert.Contains(t, b.text(".ordering-status__reason"), "declined")
+
+		b.do("see the orders", b.open("/orders"), chromedp.WaitVisible(css(".ordering-table")))
+		assert.Equal(t, 2, strings.Count(b.eval(`document.querySelector(".ordering-table tbody").innerHTML`), "<tr"))
+		b.shot("orders")
+		b.do("show the boundaries", b.open("/?boundaries=1"), chromedp.WaitVisible(css("body.shell-boundaries")))
+		b.shot("boundaries")
+		b.do("the status page", b.open("/status"), chromedp.WaitVisible(css(".shell-health--up")))
+		assert.NotContains(t, b.text(".shell-table"), "Unreachable")
+		b.shot("status")
+		b.noErrors()
+	})
+
+	t.Run("without JavaScript", func(t *testing.T) {
+		b := newBrowser(t, browserCtx, base, "no-javascript", false)
+		b.do("open a product", b.open("/products/headlamp"), chromedp.WaitVisible(css("#catalog-detail-name")))
+		assert.Equal(t, "false", b.eval(`String(typeof htmx !== "undefined")`), "scripts ran")
+		b.do("add to the cart with a plain form post",
+			chromedp.Click(css(".basket-add__button")),
+			chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="1"]`)))
+		assert.Equal(t, "/products/headlamp", b.location(), "post-redirect-get back to the product")
+		b.shot("added-to-cart")
+		b.do("a bad quantity is refused in place",
+			chromedp.SetValue(css("#basket-add-qty-headlamp"), "60"),
+			chromedp.Click(css(".basket-add__button")),
+			chromedp.WaitVisible(css(".basket-field-error")))
+		assert.Regexp(t, `^Only \d+ in stock \(you have 1 in your cart\)\.$`, b.text(".basket-field-error"))
+		b.expect("status of 422 (Unprocessable Entity) " + base + "/products/headlamp")
+		assert.Equal(t, "60", b.eval(`document.querySelector("#basket-add-qty-headlamp").value`), "the typed value is kept")
+		b.shot("refused")
+		b.do("register", b.open("/register?return=/cart"),
+			chromedp.SetValue(css("#identity-register-name"), "Grace NoScript"),
+			chromedp.SetValue(css("#identity-register-email"), "grace.noscript@example.com"),
+			chromedp.SetValue(css("#identity-register-password"), "another long password"),
+			chromedp.Click(css(".identity-form__submit")),
+			chromedp.WaitVisible(css("#basket-line-headlamp")))
+		assert.Equal(t, "Grace NoScript", b.text(".identity-menu__name"))
+		b.shot("cart")
+		b.do("check out",
+			chromedp.Click(css(".basket-cart__checkout")), chromedp.WaitVisible(css("#ordering-name")),
+			chromedp.SetValue(css("#ordering-street"), "2 Compiler Lane"),
+			chromedp.SetValue(css("#ordering-postalCode"), "10115"),
+			chromedp.SetValue(css("#ordering-city"), "Berlin"),
+			chromedp.SetValue(css("#ordering-country"), "Germany"),
+			chromedp.SetValue(css("#ordering-cardNumber"), "4242424242424242"),
+			chromedp.SetValue(css("#ordering-cardExpiry"), "1/20"),
+			chromedp.SetValue(css("#ordering-cardCvc"), "123"),
+			chromedp.Click(css(".ordering-form__submit")),
+			chromedp.WaitVisible(css(".ordering-field__error")))
+		assert.Contains(t, b.text("#ordering-cardExpiry-error"), "Expiry")
+		b.expect("status of 422 (Unprocessable Entity) " + base + "/checkout")
+		assert.Equal(t, "2 Compiler Lane", b.eval(`document.querySelector("#ordering-street").value`), "the address is kept")
+		b.shot("checkout-refused")
+		b.do("check out again",
+			chromedp.SetValue(css("#ordering-cardNumber"), "4242424242424242"),
+			chromedp.SetValue(css("#ordering-cardExpiry"), "12/30"),
+			chromedp.SetValue(css("#ordering-cardCvc"), "123"),
+			chromedp.Click(css(".ordering-form__submit")),
+			chromedp.WaitVisible(css(".ordering-confirmation")))
+		b.shot("placed")
+		// Without script the page cannot update itself: the customer
+		// follows the Refresh link until the order settles.
+		deadline := time.Now().Add(60 * time.Second)
+		for b.eval(`document.querySelector("[data-status]").dataset.status`) != "paid" {
+			require.True(t, time.Now().Before(deadline), "the order was not paid within a minute")
+			b.do("refresh", chromedp.Sleep(500*time.Millisecond), chromedp.Click(css(".ordering-status__refresh a")), chromedp.WaitVisible(css("[data-status]")))
+		}
+		b.shot("paid")
+		b.do("sign out", chromedp.Click(css(".identity-menu__button")), chromedp.WaitVisible(css(`a[href^="/sign-in"]`)))
+		b.shot("signed-out")
+		b.noErrors()
+	})
+}
