@@ -32,14 +32,14 @@ type Slot struct {
 // Filled is what came of one slot.
 type Filled struct {
 	Slot
-	HTML    string
-	Status  int // the fragment's status; 0 when it did not answer
+	HTML   string
+	Status int // the fragment's status; 0 when it did not answer
 	// Location is where a form post sent the browser (303).
 	Location string
-	Err     error
-	Elapsed time.Duration
-	Styles  []string // stylesheet URLs from the fragment's Link header
-	Cookies []string // Set-Cookie values of the fragment's own cookies
+	Err      error
+	Elapsed  time.Duration
+	Styles   []string // stylesheet URLs from the fragment's Link header
+	Cookies  []string // Set-Cookie values of the fragment's own cookies
 }
 
 // OK reports whether the fragment answered with something to show.

@@ -2,8 +2,8 @@ package main
 
 import (
 	"net/http"
-	"strings"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"

@@ -18,9 +18,9 @@ package fragment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"

@@ -69,6 +69,7 @@ const (
 	recentKey    = "recent-orders"
 	recentOrders = 50
 )
+
 func strong() []dapr.StateOption {
 	return []dapr.StateOption{dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)}
 }
