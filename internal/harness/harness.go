@@ -37,6 +37,13 @@ func Probe(name string, topics ...string) compose.Service {
 		Env: []compose.EnvVar{{Name: "PROBE_TOPICS", Value: strings.Join(topics, ",")}}}
 }
 
+// SlowFragments returns a test app that stands in for service and answers
+// every fragment after delay (and nothing else).
+func SlowFragments(service string, delay time.Duration) compose.Service {
+	return compose.Service{Name: service, Project: "internal/harness/probe", Replicas: 1,
+		Env: []compose.EnvVar{{Name: "PROBE_FRAGMENT_DELAY", Value: delay.String()}}}
+}
+
 // Root is the repository's top folder.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)

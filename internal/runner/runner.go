@@ -111,6 +111,10 @@ func (a *App) Restarts() int { return a.app.restartCount() }
 // KillApp ends the app process as a crash would; the runner restarts it.
 func (a *App) KillApp() error { return a.app.kill() }
 
+// StopApp stops the app process for good (its sidecar keeps running), as
+// an outage of the service would.
+func (a *App) StopApp() { a.app.stop(5 * time.Second) }
+
 // Start brings the system up and returns once every service is healthy. On
 // error, everything it had started is stopped again.
 func Start(ctx context.Context, opts Options) (*System, error) {

@@ -155,7 +155,7 @@ func TestThroughTheGateway(t *testing.T) {
 	t.Run("health reports each service", func(t *testing.T) {
 		status, _, body := send(http.MethodGet, "/health", "", "", nil)
 		assert.Equal(t, http.StatusOK, status, "%s", body)
-		assert.JSONEq(t, `{"catalog":"up","basket":"up","ordering":"up","identity":"up"}`, string(body))
+		assert.JSONEq(t, `{"catalog":"up","basket":"up","ordering":"up","identity":"up","shell":"up"}`, string(body))
 	})
 
 	t.Run("logs never print a secret", func(t *testing.T) {

@@ -1,6 +1,8 @@
 // Command probe is a test app for the integration harness: it subscribes to
 // the topics in PROBE_TOPICS through its own sidecar and reports what it
-// received at GET /received, so tests can count deliveries per app.
+// received at GET /received, so tests can count deliveries per app. With
+// PROBE_FRAGMENT_DELAY it also stands in for a service whose fragments are
+// slow: every GET /fragments/<name> answers after that delay.
 package main
 
 import (
@@ -53,6 +55,22 @@ func main() {
 		mu.Unlock()
 		daprapp.Answer(w, daprapp.Success)
 	})
+	if d := os.Getenv("PROBE_FRAGMENT_DELAY"); d != "" {
+		delay, err := time.ParseDuration(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "probe: PROBE_FRAGMENT_DELAY:", err)
+			os.Exit(1)
+		}
+		mux.HandleFunc("GET /fragments/{name}", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<div data-boundary=%q data-fragment=%q>slow but here</div>`, cfg.AppID, r.PathValue("name"))
+		})
+	}
 	mux.HandleFunc("GET /received", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()

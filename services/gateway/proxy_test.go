@@ -1,0 +1,56 @@
+package main
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestRoute(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want target
+		ok   bool
+	}{
+		{"/api/catalog/products", target{app: "catalog", path: "/products", api: true}, true},
+		{"/api/basket", target{app: "basket", path: "/basket", api: true}, true},
+		{"/api/identity/login", target{app: "identity", path: "/login", api: true, tokenFree: true}, true},
+		{"/api/payment/authorize", target{path: "/authorize", api: true}, false},
+		{"/fragments/basket/mini-cart", target{app: "basket", path: "/fragments/mini-cart"}, true},
+		{"/fragments/payment/x", target{path: "/fragments/x"}, false},
+		{"/fragments/catalog/a/b", target{app: "catalog", path: "/fragments/a/b"}, false},
+		{"/fragments/catalog/", target{app: "catalog", path: "/fragments/"}, false},
+		{"/static/catalog/catalog.1.css", target{app: "catalog", path: "/static/catalog/catalog.1.css", anonymous: true}, true},
+		{"/static/shell/htmx.min.js", target{app: "shell", path: "/static/shell/htmx.min.js", anonymous: true}, true},
+		{"/static/payment/x", target{app: "payment", path: "/static/payment/x", anonymous: true}, false},
+		// Everything else is a page of the shell; "/" is its /home.
+		{"/", target{app: "shell", path: "/home"}, true},
+		{"/products/headlamp", target{app: "shell", path: "/products/headlamp"}, true},
+	} {
+		got, ok := route(tt.path)
+		assert.Equal(t, tt.ok, ok, tt.path)
+		if ok {
+			assert.Equal(t, tt.want, got, tt.path)
+		}
+	}
+}
+
+// Each service sees and sets only its own cookies; the shell passes each
+// service's on; the session cookie travels only as a bearer token.
+func TestCookieRules(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", "identity_session=tok; basket_guest=g1; catalog_pref=x; tracker=1")
+	assert.Equal(t, "basket_guest=g1", cookiesFor(r, "basket"))
+	assert.Equal(t, "catalog_pref=x", cookiesFor(r, "catalog"))
+	assert.Equal(t, "", cookiesFor(r, "identity"))
+	assert.Equal(t, "basket_guest=g1; catalog_pref=x", cookiesFor(r, "shell"))
+
+	assert.True(t, mayCookie("basket", "basket_guest=abc; Path=/"))
+	assert.False(t, mayCookie("basket", "identity_session=forged; Path=/"))
+	assert.False(t, mayCookie("catalog", "basket_guest=abc"))
+	assert.True(t, mayCookie("identity", "identity_session=t; HttpOnly"))
+	assert.True(t, mayCookie("shell", "identity_session=t; HttpOnly"))
+	assert.False(t, mayCookie("shell", "shell_x=1"))
+	assert.False(t, mayCookie("shell", "tracker=1"))
+}
