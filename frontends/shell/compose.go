@@ -22,6 +22,11 @@ type Slot struct {
 	Params func(r *http.Request) url.Values
 	// Timeout is the slot's deadline: the page never waits longer for it.
 	Timeout time.Duration
+	// Personal slots show something of the user's: only they get the
+	// user's token and the service's cookies. The others are the same for
+	// everyone, so the shell may share their answers (least privilege, and
+	// a signed-in page reuses what anonymous pages fetched).
+	Personal bool
 	// Required slots make the page: if one fails, the page is an error
 	// page with a status that says why. An optional slot that fails or is
 	// late shows Fallback (nothing if nil) and the page still answers 200.
@@ -67,10 +72,11 @@ type Composer struct {
 	cache  *fragmentCache
 }
 
-// contextHeaders is the request context a fragment may see: the verified
-// token (the gateway puts it in Authorization), trace context, language
-// and the request id. Nothing else of the browser's request reaches it.
-var contextHeaders = []string{"Authorization", "Traceparent", "Tracestate", "Accept-Language", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto"}
+// contextHeaders is the request context a fragment may see: trace context,
+// language, the request id and the client's address. A personal slot (and
+// every form post) also gets the verified token, which the gateway puts in
+// Authorization. Nothing else of the browser's request reaches a fragment.
+var contextHeaders = []string{"Traceparent", "Tracestate", "Accept-Language", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto"}
 
 // ownCookies returns the request's cookies that belong to service: each
 // service sees only cookies named "<service>_...".
@@ -117,8 +123,13 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
-	cookies := ownCookies(r, s.Service)
-	shared := method == http.MethodGet && r.Header.Get("Authorization") == "" && cookies == ""
+	// A form post acts for the user, so it always carries who they are.
+	personal := s.Personal || method != http.MethodGet
+	token, cookies := "", ""
+	if personal {
+		token, cookies = r.Header.Get("Authorization"), ownCookies(r, s.Service)
+	}
+	shared := method == http.MethodGet && token == "" && cookies == ""
 	key := s.Service + " " + target + " " + r.Header.Get("Accept-Language")
 	if shared {
 		if e, ok := c.cache.get(key); ok {
@@ -144,6 +155,9 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 		if v := r.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
 		}
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
 	}
 	if cookies != "" {
 		req.Header.Set("Cookie", cookies)

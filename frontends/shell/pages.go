@@ -41,8 +41,8 @@ func pagePath(r *http.Request) string {
 // chrome are the header's slots, on every page.
 func chrome(r *http.Request) map[string]Slot {
 	return map[string]Slot{
-		"user-menu": {Service: "identity", Fragment: "user-menu", Params: here, Timeout: headerTimeout, Fallback: signInLink()},
-		"mini-cart": {Service: "basket", Fragment: "mini-cart", Timeout: headerTimeout, Fallback: cartLink()},
+		"user-menu": {Service: "identity", Fragment: "user-menu", Params: here, Timeout: headerTimeout, Personal: true, Fallback: signInLink()},
+		"mini-cart": {Service: "basket", Fragment: "mini-cart", Timeout: headerTimeout, Personal: true, Fallback: cartLink()},
 		"categories": {Service: "catalog", Fragment: "categories", Timeout: headerTimeout,
 			Params: func(r *http.Request) url.Values { return url.Values{"category": {r.URL.Query().Get("category")}} }},
 	}
@@ -96,21 +96,21 @@ var pages = map[string]Page{
 		"recommendations": {Service: "catalog", Fragment: "recommendations", Params: productID, Timeout: headerTimeout},
 	})},
 	"/cart": {Title: "Cart", Main: single, Slots: slots(map[string]Slot{
-		"main": {Service: "basket", Fragment: "cart", Params: here, Timeout: mainTimeout, Required: true},
+		"main": {Service: "basket", Fragment: "cart", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 	})},
 	"/checkout": {Title: "Checkout", Main: checkoutMain, Slots: slots(map[string]Slot{
-		"checkout-form": {Service: "ordering", Fragment: "checkout-form", Params: here, Timeout: mainTimeout, Required: true},
-		"cart":          {Service: "basket", Fragment: "cart", Params: fixed(url.Values{"summary": {"1"}}), Timeout: mainTimeout, Fallback: unavailable("The order summary is unavailable right now.")},
+		"checkout-form": {Service: "ordering", Fragment: "checkout-form", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
+		"cart":          {Service: "basket", Fragment: "cart", Params: fixed(url.Values{"summary": {"1"}}), Timeout: mainTimeout, Personal: true, Fallback: unavailable("The order summary is unavailable right now.")},
 	})},
 	"/orders/{id}": {Title: "Your order", Main: orderMain, Slots: func(r *http.Request) map[string]Slot {
-		s := map[string]Slot{"order-status": {Service: "ordering", Fragment: "order-status", Params: orderID, Timeout: mainTimeout, Required: true}}
+		s := map[string]Slot{"order-status": {Service: "ordering", Fragment: "order-status", Params: orderID, Timeout: mainTimeout, Personal: true, Required: true}}
 		if r.URL.Query().Get("placed") == "1" {
-			s["order-confirmation"] = Slot{Service: "ordering", Fragment: "order-confirmation", Params: orderID, Timeout: headerTimeout}
+			s["order-confirmation"] = Slot{Service: "ordering", Fragment: "order-confirmation", Params: orderID, Timeout: headerTimeout, Personal: true}
 		}
 		return s
 	}},
 	"/orders": {Title: "Your orders", Main: single, Slots: slots(map[string]Slot{
-		"main": {Service: "ordering", Fragment: "order-history", Timeout: mainTimeout, Required: true},
+		"main": {Service: "ordering", Fragment: "order-history", Timeout: mainTimeout, Personal: true, Required: true},
 	})},
 	"/sign-in": {Title: "Sign in", Main: single, Slots: slots(map[string]Slot{
 		"main": {Service: "identity", Fragment: "sign-in", Params: withPage(query("return")), Timeout: mainTimeout, Required: true},
@@ -119,7 +119,7 @@ var pages = map[string]Page{
 		"main": {Service: "identity", Fragment: "register", Params: withPage(query("return")), Timeout: mainTimeout, Required: true},
 	})},
 	"/admin": {Title: "Admin", Main: adminMain, Slots: slots(map[string]Slot{
-		"admin-orders":   {Service: "ordering", Fragment: "admin-orders", Params: here, Timeout: mainTimeout, Required: true},
-		"admin-products": {Service: "catalog", Fragment: "admin-products", Params: here, Timeout: mainTimeout, Required: true},
+		"admin-orders":   {Service: "ordering", Fragment: "admin-orders", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
+		"admin-products": {Service: "catalog", Fragment: "admin-products", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 	})},
 }

@@ -197,7 +197,9 @@ func TestOnlyTheAllowListReachesFragments(t *testing.T) {
 	assert.Empty(t, r.Header.Get("X-Secret"))
 	assert.Equal(t, "basket_guest=g", r.Header.Get("Cookie"), "a service sees only its own cookies")
 	assert.Equal(t, "identity_session=s", f.seen("/fragments/user-menu")[0].Header.Get("Cookie"))
-	assert.Equal(t, "catalog_x=1", f.seen("/fragments/categories")[0].Header.Get("Cookie"))
+	categories := f.seen("/fragments/categories")[0]
+	assert.Empty(t, categories.Header.Get("Cookie"), "a fragment that is the same for everyone gets no cookie")
+	assert.Empty(t, categories.Header.Get("Authorization"), "nor the token")
 }
 
 func TestPublicFragmentsAreSharedPersonalNever(t *testing.T) {
@@ -206,12 +208,16 @@ func TestPublicFragmentsAreSharedPersonalNever(t *testing.T) {
 	get(t, h, "/home", nil)
 	get(t, h, "/home", nil)
 	assert.Len(t, f.seen("/fragments/product-grid"), 1, "the second anonymous page came from the cache")
+	assert.Len(t, f.seen("/fragments/mini-cart"), 1)
 	get(t, h, "/home", http.Header{"Authorization": {"Bearer tok"}})
 	get(t, h, "/home", http.Header{"Authorization": {"Bearer tok"}})
-	assert.Len(t, f.seen("/fragments/product-grid"), 3, "a signed-in page never uses the shared cache")
+	assert.Len(t, f.seen("/fragments/mini-cart"), 3, "a personal slot never uses the shared cache")
+	for _, r := range f.seen("/fragments/mini-cart")[1:] {
+		assert.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
+	}
 	get(t, h, "/home", http.Header{"Cookie": {"basket_guest=g"}})
 	assert.Len(t, f.seen("/fragments/mini-cart"), 4, "nor does a request with the service's cookie")
-	assert.Len(t, f.seen("/fragments/product-grid"), 3, "other services' public fragments still come from the cache")
+	assert.Len(t, f.seen("/fragments/product-grid"), 1, "the same-for-everyone fragments still come from the cache")
 }
 
 func TestFormsAreRelayedToTheirFragment(t *testing.T) {

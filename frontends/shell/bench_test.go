@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bazaar-shop/bazaar/internal/harness"
+)
+
+// BenchmarkPages measures composed pages through the gateway, everything
+// local on this machine (the load generator included):
+//   - the anonymous home page (five fragments): sustained pages/s with 32
+//     clients, and latency at a steady 200 pages/s;
+//   - the signed-in home page (user menu and mini cart are personal and
+//     fetched every time): sustained pages/s;
+//   - composition overhead: the signed-in page's p50 against each of its
+//     fragments fetched alone through the gateway, one at a time;
+//   - the cost of one poll of a live order status (every second per open
+//     order page).
+func BenchmarkPages(b *testing.B) {
+	sys := harness.Start(b, harness.Options{Profile: "embedded", Services: []string{"catalog", "basket", "ordering", "identity", "shell", "gateway"},
+		Env: map[string]string{"GATEWAY_RATE_PER_SECOND": "1000000"}})
+	base := sys.App("gateway").AppURL()
+	token := harness.NewUsers(sys).Token(b, "bench")
+	signedIn := http.Header{"Cookie": {"identity_session=" + token}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	harness.Eventually(b, 30*time.Second, func() error {
+		harness.TimedGet(b, client, base+"/", nil)
+		return nil
+	})
+	for range 500 {
+		harness.TimedGet(b, client, base+"/", nil)
+		harness.TimedGet(b, client, base+"/", signedIn)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.ReportMetric(sustained(b, client, base+"/", nil, 32, 10*time.Second), "anon-pages/s")
+		p50, p99 := steady(b, client, base+"/", 200, 10*time.Second)
+		b.ReportMetric(p50, "anon-at-200/s-p50-ms")
+		b.ReportMetric(p99, "anon-at-200/s-p99-ms")
+		b.ReportMetric(sustained(b, client, base+"/", signedIn, 32, 10*time.Second), "signed-in-pages/s")
+
+		page := sequential(b, client, base+"/", signedIn, 1000)
+		slowest := 0.0
+		for name, f := range map[string]string{"user-menu": "/fragments/identity/user-menu?page=%2F", "mini-cart": "/fragments/basket/mini-cart",
+			"categories": "/fragments/catalog/categories?category=", "product-grid": "/fragments/catalog/product-grid",
+			"recommendations": "/fragments/catalog/recommendations"} {
+			alone := sequential(b, client, base+f, signedIn, 1000)
+			b.ReportMetric(alone, name+"-alone-p50-ms")
+			slowest = max(slowest, alone)
+		}
+		b.ReportMetric(page, "signed-in-page-p50-ms")
+		b.ReportMetric(slowest, "slowest-fragment-alone-p50-ms")
+		b.ReportMetric(page/slowest, "composition-overhead-x")
+		b.ReportMetric(sequential(b, client, base+"/fragments/ordering/order-status?id=0123456789abcdef01234567&seen=received", signedIn, 1000), "status-poll-p50-ms")
+	}
+}
+
+// sustained runs workers clients back to back for d and returns pages/s.
+func sustained(b *testing.B, client *http.Client, url string, h http.Header, workers int, d time.Duration) float64 {
+	var n, failed atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if fetch(client, url, h) == http.StatusOK {
+					n.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d pages failed", failed.Load(), failed.Load()+n.Load())
+	}
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// steady sends rate requests a second for d, each on its own schedule (an
+// open loop: a slow answer does not delay the next request), and returns
+// p50 and p99 in ms, measured from when each request was due.
+func steady(b *testing.B, client *http.Client, url string, rate int, d time.Duration) (float64, float64) {
+	interval := time.Second / time.Duration(rate)
+	total := int(d / interval)
+	took := make([]time.Duration, total)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(due))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if fetch(client, url, nil) != http.StatusOK {
+				failed.Add(1)
+			}
+			took[i] = time.Since(due)
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d pages failed", failed.Load(), total)
+	}
+	return harness.Ms(harness.Percentile(took, 50)), harness.Ms(harness.Percentile(took, 99))
+}
+
+// sequential fetches url n times, one at a time, and returns the p50 in ms.
+func sequential(b *testing.B, client *http.Client, url string, h http.Header, n int) float64 {
+	took := make([]time.Duration, n)
+	for i := range took {
+		took[i] = harness.TimedGet(b, client, url, h)
+	}
+	return harness.Ms(harness.Percentile(took, 50))
+}
+
+func fetch(client *http.Client, url string, h http.Header) int {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
