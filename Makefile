@@ -11,7 +11,7 @@ endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run test bench fuzz dapr deps check generate clean
+.PHONY: run test bench fuzz dapr deps check generate htmx clean
 
 ## run: build what is missing and start every service (embedded profile)
 run: dapr
@@ -56,11 +56,12 @@ bin/.built-$(DAPR_VERSION): dapr/runtime/go.mod dapr/runtime/go.sum dapr/runtime
 	echo "Dapr runtime built in $$(( $$(date +%s) - start ))s"
 	@touch $@
 
-## deps: servers and tools the tests use, from Debian's packages when missing
+## deps: servers and the browser the tests use, from Debian's packages when missing
 deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing$$missing from Debian's packages…"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -74,6 +75,13 @@ check: generate
 
 generate:
 	go tool templ generate
+
+## htmx: vendor the htmx version pinned in frontends/shell/package.json (needs npm)
+htmx:
+	@v=$$(sed -n 's/.*"htmx.org": "\(.*\)".*/\1/p' frontends/shell/package.json); tmp=$$(mktemp -d); \
+	( cd $$tmp && npm pack --silent htmx.org@$$v >/dev/null && tar xzf htmx.org-$$v.tgz ) && \
+	cp $$tmp/package/dist/htmx.min.js frontends/shell/static/htmx.min.js && cp $$tmp/package/LICENSE frontends/shell/htmx.LICENSE && \
+	rm -rf $$tmp && echo "vendored htmx $$v"
 
 clean:
 	rm -rf bin .data
