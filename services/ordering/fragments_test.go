@@ -14,7 +14,7 @@ import (
 
 func hostileOrder(status string) Order {
 	return Order{ID: "0123456789abcdef01234567", UserID: "u1", Status: status, Total: money.EUR(5800),
-		Lines: []events.Line{{ProductID: "evil", Name: fragmenttest.Hostile, UnitPrice: money.EUR(2900), Quantity: 2}},
+		Lines:     []events.Line{{ProductID: "evil", Name: fragmenttest.Hostile, UnitPrice: money.EUR(2900), Quantity: 2}},
 		CreatedAt: "2026-11-26T10:00:00Z",
 		History:   []Step{{Status: events.Submitted, At: "2026-11-26T10:00:00Z"}, {Status: status, At: "2026-11-26T10:00:01.5Z"}}}
 }
