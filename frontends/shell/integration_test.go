@@ -39,7 +39,11 @@ func TestPagesWhenCatalogFails(t *testing.T) {
 		}
 		return nil
 	})
-	status, doc, _ := page(t, base, "/products/no-such-thing", nil)
+	status, doc, _ := page(t, base, "/no/such/page", nil)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, "Page not found", doc.Find("#shell-error-title").Text())
+
+	status, doc, _ = page(t, base, "/products/no-such-thing", nil)
 	assert.Equal(t, http.StatusNotFound, status)
 	assert.Equal(t, "Not found", doc.Find("#shell-error-title").Text())
 	assert.Equal(t, 1, doc.Find(`[data-fragment="user-menu"]`).Length(), "the header is there on error pages")

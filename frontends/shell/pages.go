@@ -28,14 +28,13 @@ const (
 // here passes the page's own path, which forms post back to.
 func here(r *http.Request) url.Values { return url.Values{"page": {pagePath(r)}} }
 
-// pagePath is the page's address as the browser knows it (the gateway
-// hands the home page to the shell as /home).
+// pagesPrefix is where the shell's pages are: the gateway sends the
+// browser's /<path> here as /pages/<path>.
+const pagesPrefix = "/pages"
+
+// pagePath is the page's address as the browser knows it.
 func pagePath(r *http.Request) string {
-	p := r.URL.RequestURI()
-	if rest, ok := strings.CutPrefix(p, "/home"); ok && (rest == "" || rest[0] == '?') {
-		return "/" + rest
-	}
-	return p
+	return strings.TrimPrefix(r.URL.RequestURI(), pagesPrefix)
 }
 
 // chrome are the header's slots, on every page.

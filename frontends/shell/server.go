@@ -41,16 +41,16 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, invoke fetcher, status *sta
 	s := &Shell{log: log, composer: &Composer{invoke: invoke, cache: newFragmentCache(10_000)}, assets: assets, status: status}
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
-	for path, p := range pages {
-		r.Handle(path, s.page(p)).Methods(http.MethodGet, http.MethodHead)
-		r.Handle(path, s.relay(p)).Methods(http.MethodPost)
-	}
-	// The gateway sends the home page as /home (see the gateway's route).
-	r.Handle("/home", s.page(pages["/"])).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/home", s.relay(pages["/"])).Methods(http.MethodPost)
-	r.Handle("/status", s.statusPage()).Methods(http.MethodGet, http.MethodHead)
 	r.PathPrefix("/static/shell/").Handler(assets.Handler()).Methods(http.MethodGet, http.MethodHead)
-	r.NotFoundHandler = s.errorPage(http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	// The gateway hands the browser's /<path> to the shell as /pages/<path>.
+	p := r.PathPrefix(pagesPrefix).Subrouter()
+	for path, page := range pages {
+		p.Handle(path, s.page(page)).Methods(http.MethodGet, http.MethodHead)
+		p.Handle(path, s.relay(page)).Methods(http.MethodPost)
+	}
+	p.Handle("/status", s.statusPage()).Methods(http.MethodGet, http.MethodHead)
+	p.NotFoundHandler = s.errorPage(http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	p.MethodNotAllowedHandler = s.errorPage(http.StatusMethodNotAllowed, "Not here", "This page takes no form.")
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
 }
 

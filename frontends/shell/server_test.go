@@ -109,7 +109,7 @@ func get(t *testing.T, h http.Handler, path string, header http.Header) (*httpte
 
 func TestHomePageComposesFiveFragments(t *testing.T) {
 	f := newFakeServices(0)
-	w, doc := get(t, shellFor(f), "/home?category=garden", nil)
+	w, doc := get(t, shellFor(f), "/pages/?category=garden", nil)
 	require.Equal(t, http.StatusOK, w.Code)
 	for _, name := range []string{"user-menu", "mini-cart", "categories", "product-grid", "recommendations"} {
 		assert.Equal(t, 1, doc.Find(`[data-fragment="`+name+`"]`).Length(), name)
@@ -128,7 +128,7 @@ func TestHomePageComposesFiveFragments(t *testing.T) {
 func TestSlotsAreFetchedInParallel(t *testing.T) {
 	f := newFakeServices(100 * time.Millisecond)
 	start := time.Now()
-	w, _ := get(t, shellFor(f), "/home", nil)
+	w, _ := get(t, shellFor(f), "/pages/", nil)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Less(t, time.Since(start), 250*time.Millisecond, "five slots of 100 ms each")
 }
@@ -136,7 +136,7 @@ func TestSlotsAreFetchedInParallel(t *testing.T) {
 func TestOptionalSlotFallsBack(t *testing.T) {
 	f := newFakeServices(0)
 	delete(f.apps, "catalog")
-	w, doc := get(t, shellFor(f), "/home", nil)
+	w, doc := get(t, shellFor(f), "/pages/", nil)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Contains(t, doc.Find(".shell-fallback").Text(), "The products cannot be shown right now")
 	assert.Equal(t, 1, doc.Find(`[data-fragment="mini-cart"]`).Length())
@@ -146,7 +146,7 @@ func TestLateSlotIsCutAtItsDeadline(t *testing.T) {
 	f := newFakeServices(0)
 	f.apps["catalog"] = fragmentApp("catalog", 5*time.Second)
 	start := time.Now()
-	w, doc := get(t, shellFor(f), "/home", nil)
+	w, doc := get(t, shellFor(f), "/pages/", nil)
 	took := time.Since(start)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, 1, doc.Find(".shell-fallback").Length())
@@ -171,7 +171,7 @@ func TestRequiredSlotFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeServices(0)
 			f.apps["ordering"] = tt.app
-			w, doc := get(t, shellFor(f), "/orders?boundaries=1", nil)
+			w, doc := get(t, shellFor(f), "/pages/orders?boundaries=1", nil)
 			assert.Equal(t, tt.status, w.Code)
 			if tt.location != "" {
 				assert.Equal(t, "/sign-in?return=%2Forders", w.Header().Get("Location"), "the toggle is not part of the return address")
@@ -185,7 +185,7 @@ func TestRequiredSlotFailures(t *testing.T) {
 
 func TestOnlyTheAllowListReachesFragments(t *testing.T) {
 	f := newFakeServices(0)
-	get(t, shellFor(f), "/cart", http.Header{
+	get(t, shellFor(f), "/pages/cart", http.Header{
 		"Authorization": {"Bearer tok"}, "Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
 		"Accept-Language": {"fr"}, "X-Secret": {"no"}, "Cookie": {"basket_guest=g; identity_session=s; catalog_x=1"}})
 	reqs := f.seen("/fragments/cart")
@@ -205,17 +205,17 @@ func TestOnlyTheAllowListReachesFragments(t *testing.T) {
 func TestPublicFragmentsAreSharedPersonalNever(t *testing.T) {
 	f := newFakeServices(0)
 	h := shellFor(f)
-	get(t, h, "/home", nil)
-	get(t, h, "/home", nil)
+	get(t, h, "/pages/", nil)
+	get(t, h, "/pages/", nil)
 	assert.Len(t, f.seen("/fragments/product-grid"), 1, "the second anonymous page came from the cache")
 	assert.Len(t, f.seen("/fragments/mini-cart"), 1)
-	get(t, h, "/home", http.Header{"Authorization": {"Bearer tok"}})
-	get(t, h, "/home", http.Header{"Authorization": {"Bearer tok"}})
+	get(t, h, "/pages/", http.Header{"Authorization": {"Bearer tok"}})
+	get(t, h, "/pages/", http.Header{"Authorization": {"Bearer tok"}})
 	assert.Len(t, f.seen("/fragments/mini-cart"), 3, "a personal slot never uses the shared cache")
 	for _, r := range f.seen("/fragments/mini-cart")[1:] {
 		assert.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
 	}
-	get(t, h, "/home", http.Header{"Cookie": {"basket_guest=g"}})
+	get(t, h, "/pages/", http.Header{"Cookie": {"basket_guest=g"}})
 	assert.Len(t, f.seen("/fragments/mini-cart"), 4, "nor does a request with the service's cookie")
 	assert.Len(t, f.seen("/fragments/product-grid"), 1, "the same-for-everyone fragments still come from the cache")
 }
@@ -245,7 +245,7 @@ func TestFormsAreRelayedToTheirFragment(t *testing.T) {
 	h := shellFor(f)
 	post := func(quantity string) *httptest.ResponseRecorder {
 		form := url.Values{"_fragment": {"add-to-cart"}, "id": {"headlamp"}, "quantity": {quantity}}
-		r := httptest.NewRequest(http.MethodPost, "/products/headlamp", strings.NewReader(form.Encode()))
+		r := httptest.NewRequest(http.MethodPost, "/pages/products/headlamp", strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("dapr-api-token", "app-token")
 		w := httptest.NewRecorder()
@@ -267,7 +267,7 @@ func TestFormsAreRelayedToTheirFragment(t *testing.T) {
 	assert.Equal(t, "Too many", doc.Find(`[data-fragment="add-to-cart"] [role="alert"]`).Text(), "the refused form in place")
 	assert.Equal(t, 1, doc.Find(`[data-fragment="product-detail"]`).Length(), "with the rest of the page around it")
 
-	r := httptest.NewRequest(http.MethodPost, "/products/headlamp", strings.NewReader("_fragment=checkout-form"))
+	r := httptest.NewRequest(http.MethodPost, "/pages/products/headlamp", strings.NewReader("_fragment=checkout-form"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("dapr-api-token", "app-token")
 	w = httptest.NewRecorder()
@@ -276,16 +276,16 @@ func TestFormsAreRelayedToTheirFragment(t *testing.T) {
 }
 
 func TestBoundaryToggle(t *testing.T) {
-	_, doc := get(t, shellFor(newFakeServices(0)), "/cart?boundaries=1", nil)
+	_, doc := get(t, shellFor(newFakeServices(0)), "/pages/cart?boundaries=1", nil)
 	assert.True(t, doc.Find("body").HasClass("shell-boundaries"))
 	assert.Equal(t, "/cart", doc.Find(".shell-footer a").Last().AttrOr("href", ""))
-	_, doc = get(t, shellFor(newFakeServices(0)), "/cart", nil)
+	_, doc = get(t, shellFor(newFakeServices(0)), "/pages/cart", nil)
 	assert.False(t, doc.Find("body").HasClass("shell-boundaries"))
 	assert.Equal(t, "/cart?boundaries=1", doc.Find(".shell-footer a").Last().AttrOr("href", ""))
 }
 
 func TestOnlyTheSidecarMayCall(t *testing.T) {
-	r := httptest.NewRequest(http.MethodGet, "/home", nil)
+	r := httptest.NewRequest(http.MethodGet, "/pages/", nil)
 	w := httptest.NewRecorder()
 	shellFor(newFakeServices(0)).ServeHTTP(w, r)
 	assert.Equal(t, http.StatusUnauthorized, w.Code)

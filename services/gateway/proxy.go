@@ -46,7 +46,7 @@ type target struct {
 
 // route finds the app for a path: /api/<service>/... and
 // /fragments/<service>/<name> to that service, /static/<service>/... to its
-// owner, every other path to the shell, which composes the pages.
+// owner, every other path to the shell's /pages, which it composes.
 func route(path string) (target, bool) {
 	if rest, ok := strings.CutPrefix(path, "/api/"); ok {
 		service, p, _ := strings.Cut(rest, "/")
@@ -64,12 +64,10 @@ func route(path string) (target, bool) {
 		_, known := routes[service]
 		return target{app: service, path: path, anonymous: true}, known || service == "shell"
 	}
-	if path == "/" {
-		// Dapr's access control matches operations by path prefix, where
-		// "/" would match every path of every app: the shell's home is /home.
-		path = "/home"
-	}
-	return target{app: "shell", path: path}, true
+	// Dapr's access control matches operations by path prefix, so the
+	// shell's pages live under /pages: one rule lets the gateway reach them
+	// all (and only them), and an unknown path gets the shell's 404 page.
+	return target{app: "shell", path: "/pages" + path}, true
 }
 
 // proxy forwards every request to the app that route names, by service

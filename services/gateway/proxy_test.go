@@ -24,9 +24,10 @@ func TestRoute(t *testing.T) {
 		{"/static/catalog/catalog.1.css", target{app: "catalog", path: "/static/catalog/catalog.1.css", anonymous: true}, true},
 		{"/static/shell/htmx.min.js", target{app: "shell", path: "/static/shell/htmx.min.js", anonymous: true}, true},
 		{"/static/payment/x", target{app: "payment", path: "/static/payment/x", anonymous: true}, false},
-		// Everything else is a page of the shell; "/" is its /home.
-		{"/", target{app: "shell", path: "/home"}, true},
-		{"/products/headlamp", target{app: "shell", path: "/products/headlamp"}, true},
+		// Everything else is a page of the shell, under its /pages.
+		{"/", target{app: "shell", path: "/pages/"}, true},
+		{"/products/headlamp", target{app: "shell", path: "/pages/products/headlamp"}, true},
+		{"/robots.txt", target{app: "shell", path: "/pages/robots.txt"}, true},
 	} {
 		got, ok := route(tt.path)
 		assert.Equal(t, tt.ok, ok, tt.path)
