@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -274,6 +275,48 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.do("the status page", b.open("/status"), chromedp.WaitVisible(css(".shell-health--up")))
 		assert.NotContains(t, b.text(".shell-table"), "Unreachable")
 		b.shot("status")
+		b.do("on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), b.open("/"), chromedp.WaitVisible(css(".catalog-card")))
+		b.shot("phone-home")
+		b.do("a product on a phone", b.open("/products/headlamp"), chromedp.WaitVisible(css(".basket-add__button")))
+		b.shot("phone-product")
+		b.noErrors()
+	})
+
+	t.Run("admin", func(t *testing.T) {
+		var secret map[string]string
+		raw, err := os.ReadFile(filepath.Join(sys.DataDir, "secrets", "bazaar.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &secret))
+		b := newBrowser(t, browserCtx, base, "admin", true)
+		b.do("the admin page wants a signed-in user", b.open("/admin"), chromedp.WaitVisible(css("#identity-sign-in-email")))
+		assert.Equal(t, "/sign-in?return=%2Fadmin", b.location())
+		b.do("a wrong password is refused in place",
+			chromedp.SetValue(css("#identity-sign-in-email"), secret["admin-email"]),
+			chromedp.SetValue(css("#identity-sign-in-password"), "not the password"),
+			chromedp.Click(css(".identity-form__submit")),
+			chromedp.WaitVisible(css(".identity-form__error")))
+		assert.Equal(t, secret["admin-email"], b.eval(`document.querySelector("#identity-sign-in-email").value`))
+		b.expect("status of 422 (Unprocessable Entity) " + base + "/sign-in")
+		b.do("sign in",
+			chromedp.SetValue(css("#identity-sign-in-password"), secret["admin-password"]),
+			chromedp.Click(css(".identity-form__submit")),
+			chromedp.WaitVisible(css("#ordering-admin-title")))
+		assert.Equal(t, "/admin", b.location(), "back where the admin was going")
+		b.shot("admin")
+		b.do("ship the paid order", chromedp.Click(css(`.ordering-table button`)), chromedp.WaitVisible(css("#ordering-admin-title")))
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(b.text(".ordering-table"), "Shipped") {
+			require.True(t, time.Now().Before(deadline), "the order was not shipped")
+			b.do("look again", chromedp.Sleep(300*time.Millisecond), chromedp.Reload(), chromedp.WaitVisible(css("#ordering-admin-title")))
+		}
+		b.do("change a price and the stock",
+			chromedp.SetValue(css("#catalog-price-claw-hammer"), "23.5"),
+			chromedp.SetValue(css("#catalog-stock-claw-hammer"), "40"),
+			chromedp.Click(css(`#catalog-admin-claw-hammer button`)),
+			chromedp.WaitVisible(css("#catalog-admin-title")))
+		assert.Equal(t, "23.50", b.eval(`document.querySelector("#catalog-price-claw-hammer").value`))
+		assert.Equal(t, "40", b.eval(`document.querySelector("#catalog-stock-claw-hammer").value`))
+		b.shot("admin-saved")
 		b.noErrors()
 	})
 

@@ -828,7 +828,7 @@ func adminProductsFragment(rows []adminRow, page string) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "<section aria-labelledby=\"catalog-admin-title\"><h2 id=\"catalog-admin-title\">Products and stock</h2><table class=\"catalog-admin__table\"><thead><tr><th scope=\"col\">Product</th><th scope=\"col\">Price (€)</th><th scope=\"col\">Stock</th><th scope=\"col\"><span class=\"catalog-visually-hidden\">Save</span></th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "<section aria-labelledby=\"catalog-admin-title\"><h2 id=\"catalog-admin-title\">Products and stock</h2><table class=\"catalog-admin__table\"><thead><tr><th scope=\"col\">Product</th><th scope=\"col\">Price (€) and stock</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -859,7 +859,7 @@ func adminProductsFragment(rows []adminRow, page string) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "</th><td colspan=\"3\"><form class=\"catalog-admin__form\" method=\"post\" action=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "</th><td><form class=\"catalog-admin__form\" method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
