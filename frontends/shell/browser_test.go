@@ -106,6 +106,18 @@ func newBrowser(t *testing.T, browserCtx context.Context, base, name string, jav
 	return b
 }
 
+// fillCheckout fills the checkout form's address and card.
+func fillCheckout(street, postalCode, city, country, card, expiry string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(css("#ordering-street"), street),
+		chromedp.SetValue(css("#ordering-postalCode"), postalCode),
+		chromedp.SetValue(css("#ordering-city"), city),
+		chromedp.SetValue(css("#ordering-country"), country),
+		chromedp.SetValue(css("#ordering-cardNumber"), card),
+		chromedp.SetValue(css("#ordering-cardExpiry"), expiry),
+		chromedp.SetValue(css("#ordering-cardCvc"), "123"))
+}
+
 // do runs steps within 20 seconds, failing the test with what went wrong.
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
@@ -242,14 +254,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		orderPaid := func(card string, want string) {
 			b.do("go to checkout", chromedp.Click(css(".basket-cart__checkout")), chromedp.WaitVisible(css("#ordering-name")))
 			assert.Equal(t, "Ada Browser", b.eval(`document.querySelector("#ordering-name").value`), "the name comes from the token")
-			b.do("fill in the checkout form",
-				chromedp.SetValue(css("#ordering-street"), "1 Analytical Row"),
-				chromedp.SetValue(css("#ordering-postalCode"), "75001"),
-				chromedp.SetValue(css("#ordering-city"), "Paris"),
-				chromedp.SetValue(css("#ordering-country"), "France"),
-				chromedp.SetValue(css("#ordering-cardNumber"), card),
-				chromedp.SetValue(css("#ordering-cardExpiry"), "12/30"),
-				chromedp.SetValue(css("#ordering-cardCvc"), "123"))
+			b.do("fill in the checkout form", fillCheckout("1 Analytical Row", "75001", "Paris", "France", card, "12/30"))
 			b.shot("checkout-" + want)
 			b.do("place the order", chromedp.Click(css(".ordering-form__submit")), chromedp.WaitVisible(css(".ordering-confirmation")))
 			require.True(t, strings.HasPrefix(b.location(), "/orders/"), b.location())
@@ -347,13 +352,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.shot("cart")
 		b.do("check out",
 			chromedp.Click(css(".basket-cart__checkout")), chromedp.WaitVisible(css("#ordering-name")),
-			chromedp.SetValue(css("#ordering-street"), "2 Compiler Lane"),
-			chromedp.SetValue(css("#ordering-postalCode"), "10115"),
-			chromedp.SetValue(css("#ordering-city"), "Berlin"),
-			chromedp.SetValue(css("#ordering-country"), "Germany"),
-			chromedp.SetValue(css("#ordering-cardNumber"), "4242424242424242"),
-			chromedp.SetValue(css("#ordering-cardExpiry"), "1/20"),
-			chromedp.SetValue(css("#ordering-cardCvc"), "123"),
+			fillCheckout("2 Compiler Lane", "10115", "Berlin", "Germany", "4242424242424242", "1/20"),
 			chromedp.Click(css(".ordering-form__submit")),
 			chromedp.WaitVisible(css(".ordering-field__error")))
 		assert.Contains(t, b.text("#ordering-cardExpiry-error"), "Expiry")

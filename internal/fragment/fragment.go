@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -58,6 +59,23 @@ type Service struct {
 	Specs  []Spec
 	// Stylesheet is the asset every fragment of the service needs.
 	Stylesheet string
+}
+
+// NewService describes a service's fragments, with the assets in the
+// folder "static" of files (the service's embedded files) and stylesheet
+// among them. It panics when that folder cannot be read: it is compiled
+// into the binary, so that is a programming error.
+func NewService(name string, files fs.FS, stylesheet string, specs ...Spec) *Service {
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		panic(err)
+	}
+	assets, err := NewAssets(name, static)
+	if err != nil {
+		panic(err)
+	}
+	assets.URL(stylesheet) // panics if it is missing
+	return &Service{Name: name, Assets: assets, Stylesheet: stylesheet, Specs: specs}
 }
 
 // Manifest answers GET /fragments.

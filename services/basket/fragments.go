@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -35,16 +34,11 @@ const guestCookie = "basket_guest"
 var guestIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
 
 func newFragments() *fragment.Service {
-	sub, _ := fs.Sub(staticFiles, "static")
-	assets, err := fragment.NewAssets("basket", sub)
-	if err != nil {
-		panic(err) // the embedded folder is part of the binary
-	}
-	return &fragment.Service{Name: "basket", Assets: assets, Stylesheet: "basket.css", Specs: []fragment.Spec{
-		{Name: "mini-cart", Description: "item count and total, for the header", Cache: fragment.Public},
-		{Name: "add-to-cart", Description: "quantity and add button for one product", Params: []string{"id", "page"}, Cache: fragment.Public, Actions: []string{"POST"}},
-		{Name: "cart", Description: "the lines, with change and remove; summary=1 is read-only", Params: []string{"page", "summary"}, Cache: fragment.Personal, Actions: []string{"POST"}},
-	}}
+	return fragment.NewService("basket", staticFiles, "basket.css",
+		fragment.Spec{Name: "mini-cart", Description: "item count and total, for the header", Cache: fragment.Public},
+		fragment.Spec{Name: "add-to-cart", Description: "quantity and add button for one product", Params: []string{"id", "page"}, Cache: fragment.Public, Actions: []string{"POST"}},
+		fragment.Spec{Name: "cart", Description: "the lines, with change and remove; summary=1 is read-only", Params: []string{"page", "summary"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+	)
 }
 
 func (b Basket) count() int {
@@ -138,6 +132,16 @@ func newGuest(w http.ResponseWriter) string {
 	return "guest:" + id
 }
 
+// current is the basket a fragment shows, and whose it is (see owner).
+func current(w http.ResponseWriter, r *http.Request, baskets Baskets) (string, Basket, error) {
+	who, err := owner(w, r, baskets)
+	if err != nil {
+		return "", Basket{}, err
+	}
+	b, err := load(r.Context(), baskets, who)
+	return who, b, err
+}
+
 func load(ctx context.Context, baskets Baskets, who string) (Basket, error) {
 	if who == "" {
 		return Basket{}.withTotal(), nil
@@ -157,12 +161,7 @@ func personal(r *http.Request, who string) string {
 
 func miniCartHandler(log *slog.Logger, f *fragment.Service, baskets Baskets) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, err := owner(w, r, baskets)
-		if err != nil {
-			f.Fail(w, r, log, err)
-			return
-		}
-		b, err := load(r.Context(), baskets, who)
+		who, b, err := current(w, r, baskets)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
@@ -269,12 +268,7 @@ func (v cartView) quantity(it Item) string {
 
 func cartHandler(log *slog.Logger, f *fragment.Service, baskets Baskets) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, err := owner(w, r, baskets)
-		if err != nil {
-			f.Fail(w, r, log, err)
-			return
-		}
-		b, err := load(r.Context(), baskets, who)
+		_, b, err := current(w, r, baskets)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return

@@ -3,7 +3,6 @@ package main
 import (
 	"embed"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,19 +22,14 @@ var staticFiles embed.FS
 
 // newFragments describes the catalog's fragments and loads its assets.
 func newFragments() *fragment.Service {
-	sub, _ := fs.Sub(staticFiles, "static")
-	assets, err := fragment.NewAssets("catalog", sub)
-	if err != nil {
-		panic(err) // the embedded folder is part of the binary
-	}
-	return &fragment.Service{Name: "catalog", Assets: assets, Stylesheet: "catalog.css", Specs: []fragment.Spec{
-		{Name: "categories", Description: "category navigation", Params: []string{"category"}, Cache: fragment.Public},
-		{Name: "product-grid", Description: "products with search, category filter and paging", Params: []string{"category", "q", "page"}, Cache: fragment.Public},
-		{Name: "product-detail", Description: "one product", Params: []string{"id"}, Cache: fragment.Public},
-		{Name: "recommendations", Description: "other products, the same category first", Params: []string{"id", "category"}, Cache: fragment.Public},
-		{Name: "stock-badge", Description: "in stock, low or sold out", Params: []string{"id"}, Cache: fragment.Public},
-		{Name: "admin-products", Description: "edit prices and stock (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
-	}}
+	return fragment.NewService("catalog", staticFiles, "catalog.css",
+		fragment.Spec{Name: "categories", Description: "category navigation", Params: []string{"category"}, Cache: fragment.Public},
+		fragment.Spec{Name: "product-grid", Description: "products with search, category filter and paging", Params: []string{"category", "q", "page"}, Cache: fragment.Public},
+		fragment.Spec{Name: "product-detail", Description: "one product", Params: []string{"id"}, Cache: fragment.Public},
+		fragment.Spec{Name: "recommendations", Description: "other products, the same category first", Params: []string{"id", "category"}, Cache: fragment.Public},
+		fragment.Spec{Name: "stock-badge", Description: "in stock, low or sold out", Params: []string{"id"}, Cache: fragment.Public},
+		fragment.Spec{Name: "admin-products", Description: "edit prices and stock (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+	)
 }
 
 func categoryTitle(c string) string {

@@ -3,7 +3,6 @@ package main
 import (
 	"embed"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,16 +18,11 @@ import (
 var staticFiles embed.FS
 
 func newFragments() *fragment.Service {
-	sub, _ := fs.Sub(staticFiles, "static")
-	assets, err := fragment.NewAssets("identity", sub)
-	if err != nil {
-		panic(err) // the embedded folder is part of the binary
-	}
-	return &fragment.Service{Name: "identity", Assets: assets, Stylesheet: "identity.css", Specs: []fragment.Spec{
-		{Name: "user-menu", Description: "sign in and register, or the user's name, orders, admin and sign out", Params: []string{"page"}, Cache: fragment.Public, Actions: []string{"POST (sign out)"}},
-		{Name: "sign-in", Description: "the sign-in form", Params: []string{"page", "return"}, Cache: fragment.Public, Actions: []string{"POST"}},
-		{Name: "register", Description: "the registration form", Params: []string{"page", "return"}, Cache: fragment.Public, Actions: []string{"POST"}},
-	}}
+	return fragment.NewService("identity", staticFiles, "identity.css",
+		fragment.Spec{Name: "user-menu", Description: "sign in and register, or the user's name, orders, admin and sign out", Params: []string{"page"}, Cache: fragment.Public, Actions: []string{"POST (sign out)"}},
+		fragment.Spec{Name: "sign-in", Description: "the sign-in form", Params: []string{"page", "return"}, Cache: fragment.Public, Actions: []string{"POST"}},
+		fragment.Spec{Name: "register", Description: "the registration form", Params: []string{"page", "return"}, Cache: fragment.Public, Actions: []string{"POST"}},
+	)
 }
 
 // returnTo is where to go after signing in: a local path, never the

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -30,18 +29,13 @@ import (
 var staticFiles embed.FS
 
 func newFragments() *fragment.Service {
-	sub, _ := fs.Sub(staticFiles, "static")
-	assets, err := fragment.NewAssets("ordering", sub)
-	if err != nil {
-		panic(err) // the embedded folder is part of the binary
-	}
-	return &fragment.Service{Name: "ordering", Assets: assets, Stylesheet: "ordering.css", Specs: []fragment.Spec{
-		{Name: "checkout-form", Description: "shipping address and card; places the order", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
-		{Name: "order-confirmation", Description: "thank you and the order number", Params: []string{"id"}, Cache: fragment.Personal},
-		{Name: "order-status", Description: "the order's status, polling itself until it settles", Params: []string{"id"}, Cache: fragment.Personal},
-		{Name: "order-history", Description: "the user's orders", Cache: fragment.Personal},
-		{Name: "admin-orders", Description: "recent orders, shipping the paid ones (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
-	}}
+	return fragment.NewService("ordering", staticFiles, "ordering.css",
+		fragment.Spec{Name: "checkout-form", Description: "shipping address and card; places the order", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+		fragment.Spec{Name: "order-confirmation", Description: "thank you and the order number", Params: []string{"id"}, Cache: fragment.Personal},
+		fragment.Spec{Name: "order-status", Description: "the order's status, polling itself until it settles", Params: []string{"id"}, Cache: fragment.Personal},
+		fragment.Spec{Name: "order-history", Description: "the user's orders", Cache: fragment.Personal},
+		fragment.Spec{Name: "admin-orders", Description: "recent orders, shipping the paid ones (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
+	)
 }
 
 // checkoutPlacer reaches basket's checkout API (a *daprapp.Invoker); the form
