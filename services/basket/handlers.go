@@ -28,7 +28,7 @@ func getBasket(log *slog.Logger, baskets Baskets) http.Handler {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		httpapi.JSON(w, http.StatusOK, b)
+		httpapi.JSON(w, http.StatusOK, b.public())
 	})
 }
 
@@ -80,7 +80,7 @@ func setItem(log *slog.Logger, baskets Baskets, catalog Catalog) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		httpapi.JSON(w, http.StatusOK, b)
+		httpapi.JSON(w, http.StatusOK, b.public())
 	})
 }
 
@@ -97,7 +97,7 @@ func removeItem(log *slog.Logger, baskets Baskets) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		httpapi.JSON(w, http.StatusOK, b)
+		httpapi.JSON(w, http.StatusOK, b.public())
 	})
 }
 

@@ -30,6 +30,12 @@ type Basket struct {
 	Merged []string `json:"merged,omitempty"`
 }
 
+// public is the basket as the API shows it (without the merge marks).
+func (b Basket) public() Basket {
+	b.Merged = nil
+	return b
+}
+
 // withTotal returns b with its total computed from its lines.
 func (b Basket) withTotal() Basket {
 	if b.Items == nil {
