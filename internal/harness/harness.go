@@ -66,7 +66,7 @@ func buildApps(f *compose.File) (string, error) {
 		}
 		appBin = dir
 		seen := map[string]bool{}
-		args := []string{"build", "-o", dir + "/"}
+		args := []string{"build", "-buildvcs=auto", "-o", dir + "/"}
 		for _, s := range append(append([]compose.Service{}, f.Services...), Probe("probe")) {
 			if s.Project != "" && !seen[s.Project] {
 				seen[s.Project] = true

@@ -245,7 +245,9 @@ func (s *System) build(ctx context.Context, services []compose.Service) error {
 	}
 	start := time.Now()
 	fmt.Fprintf(s.progress, "building %d services…\n", len(pkgs))
-	args := append([]string{"build", "-o", s.opts.AppBin + string(filepath.Separator)}, pkgs...)
+	// -buildvcs=auto stamps the commit (the status page shows it) even where
+	// GOFLAGS turns stamping off.
+	args := append([]string{"build", "-buildvcs=auto", "-o", s.opts.AppBin + string(filepath.Separator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = s.opts.Compose.Dir
 	if out, err := cmd.CombinedOutput(); err != nil {
