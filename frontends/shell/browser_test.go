@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -31,6 +32,8 @@ type browser struct {
 	base string
 	dir  string
 	step int
+
+	scriptsOff bool
 
 	mu       sync.Mutex
 	errors   []string
@@ -66,7 +69,7 @@ func newBrowser(t *testing.T, browserCtx context.Context, base, name string, jav
 	dir := filepath.Join(harness.Root(), "test-output", "browser", name)
 	require.NoError(t, os.RemoveAll(dir))
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	b := &browser{t: t, ctx: ctx, base: base, dir: dir}
+	b := &browser{t: t, ctx: ctx, base: base, dir: dir, scriptsOff: !javascript}
 	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
 		var msg string
 		switch ev := ev.(type) {
@@ -138,6 +141,58 @@ func follow(sel string) chromedp.Action[chromedp.Void] {
 				}
 			}
 		}))
+}
+
+// axeSource is axe-core (npm axe-core 4.14.1, MPL-2.0), the accessibility
+// checker, run on the pages as a test (it is not served by the shop).
+//
+//go:embed testdata/axe-4.14.1.min.js
+var axeSource string
+
+// axeResult is what axe.run reports: how many checks passed, what failed.
+type axeResult struct {
+	Passes     int
+	Violations []struct {
+		ID, Impact, Help string
+		Nodes            []struct{ Target []string }
+	}
+}
+
+// violations runs axe-core's WCAG 2.1 A and AA rules on the current page
+// and returns each violation: rule, what it asks and where.
+func (b *browser) violations() []string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if b.scriptsOff {
+		// The checker needs script; the page's own scripts stay unrun.
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		require.NoError(b.t, err)
+		defer chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	}
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](axeSource))
+	require.NoError(b.t, err)
+	result, err := chromedp.Run(ctx, chromedp.Evaluate[axeResult](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => ({passes: r.passes.length, violations: r.violations}))`, chromedp.EvalAwaitPromise))
+	require.NoError(b.t, err)
+	require.Positive(b.t, result.Passes, "axe checked nothing")
+	var out []string
+	for _, v := range result.Violations {
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, strings.Join(n.Target, " "))
+		}
+		out = append(out, fmt.Sprintf("%s: %s (%s) at %s", v.ID, v.Help, v.Impact, strings.Join(where, "; ")))
+	}
+	return out
+}
+
+// accessible fails the test with every accessibility violation on page.
+func (b *browser) accessible(page string) {
+	b.t.Helper()
+	for _, v := range b.violations() {
+		b.t.Errorf("%s: %s", page, v)
+	}
 }
 
 // do runs steps within 20 seconds, failing the test with what went wrong.
@@ -231,6 +286,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b := newBrowser(t, browserCtx, base, "javascript", true)
 		b.do("open the shop", b.open("/"), chromedp.WaitVisible(css(".catalog-card")))
 		b.shot("home")
+		b.accessible("home")
 		b.do("filter by category", chromedp.Click(css(`a[href="/?category=outdoor"]`)), chromedp.WaitVisible(css(`a[aria-current="page"][href="/?category=outdoor"]`)))
 		assert.Equal(t, "Outdoor", b.text("#catalog-grid-title"))
 		b.shot("category")
@@ -238,6 +294,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		assert.Equal(t, "Headlamp", b.text("#catalog-detail-name"))
 		assert.Equal(t, "0", b.text(".basket-mini-cart__count[data-count]")[:1])
 		b.shot("product")
+		b.accessible("product")
 
 		// A marker on window survives only if the page is never reloaded.
 		b.eval(`window.bazaarMarker = "same page"; "ok"`)
@@ -252,6 +309,7 @@ func TestShopInTheBrowser(t *testing.T) {
 
 		b.do("go to register", chromedp.Click(css(`a[href^="/register?return="]`)), chromedp.WaitVisible(css("#identity-register-name")))
 		b.shot("register")
+		b.accessible("register")
 		b.do("register",
 			chromedp.SetValue(css("#identity-register-name"), "Ada Browser"),
 			chromedp.SetValue(css("#identity-register-email"), "ada.browser@example.com"),
@@ -272,18 +330,21 @@ func TestShopInTheBrowser(t *testing.T) {
 		assert.Equal(t, "€87.00", b.text("[data-total]"))
 		assert.Equal(t, "cart page", b.eval(`window.bazaarMarker`))
 		b.shot("cart")
+		b.accessible("cart")
 
 		orderPaid := func(card string, want string) {
 			b.do("go to checkout", chromedp.Click(css(".basket-cart__checkout")), chromedp.WaitVisible(css("#ordering-name")))
 			assert.Equal(t, "Ada Browser", b.eval(`document.querySelector("#ordering-name").value`), "the name comes from the token")
 			b.do("fill in the checkout form", fillCheckout("1 Analytical Row", "75001", "Paris", "France", card, "12/30"))
 			b.shot("checkout-" + want)
+			b.accessible("checkout")
 			b.do("place the order", chromedp.Click(css(".ordering-form__submit")), chromedp.WaitVisible(css(".ordering-confirmation")))
 			require.True(t, strings.HasPrefix(b.location(), "/orders/"), b.location())
 			b.eval(`window.bazaarMarker = "order page"; "ok"`)
 			b.do("the status reaches "+want+" by itself", chromedp.WaitVisible(css(`[data-status="`+want+`"]`)))
 			assert.Equal(t, "order page", b.eval(`window.bazaarMarker`), "the status page was reloaded")
 			b.shot("order-" + want)
+			b.accessible("order " + want)
 		}
 		orderPaid("4242 4242 4242 4242", "paid")
 		b.do("the cart is empty after the order", chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="0"]`)))
@@ -303,13 +364,19 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.do("see the orders", b.open("/orders"), chromedp.WaitVisible(css(".ordering-table")))
 		assert.Equal(t, 2, strings.Count(b.eval(`document.querySelector(".ordering-table tbody").innerHTML`), "<tr"))
 		b.shot("orders")
+		b.accessible("orders")
 		b.do("show the boundaries", b.open("/?boundaries=1"), chromedp.WaitVisible(css("body.shell-boundaries")))
 		b.shot("boundaries")
 		b.do("the status page", b.open("/status"), chromedp.WaitVisible(css(".shell-health--up")))
 		assert.NotContains(t, b.text(".shell-table"), "Unreachable")
 		b.shot("status")
+		b.accessible("status")
 		b.do("on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), b.open("/"), chromedp.WaitVisible(css(".catalog-card")))
 		b.shot("phone-home")
+		b.accessible("home on a phone")
+		// The checker itself: an image without a text alternative is caught.
+		b.eval(`document.querySelector("main").insertAdjacentHTML("beforeend", "<img src='/static/catalog/products/headlamp.svg'>"); "ok"`)
+		assert.Contains(t, strings.Join(b.violations(), "\n"), "image-alt")
 		b.do("a product on a phone", b.open("/products/headlamp"), chromedp.WaitVisible(css(".basket-add__button")))
 		b.shot("phone-product")
 		b.noErrors()
@@ -336,6 +403,7 @@ func TestShopInTheBrowser(t *testing.T) {
 			chromedp.WaitVisible(css("#ordering-admin-title")))
 		assert.Equal(t, "/admin", b.location(), "back where the admin was going")
 		b.shot("admin")
+		b.accessible("admin")
 		b.do("ship the paid order", follow(".ordering-table button"))
 		deadline := time.Now().Add(15 * time.Second)
 		for !strings.Contains(b.text(".ordering-table"), "Shipped") {
@@ -386,6 +454,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.expect("status of 422 (Unprocessable Entity) " + base + "/checkout")
 		assert.Equal(t, "2 Compiler Lane", b.eval(`document.querySelector("#ordering-street").value`), "the address is kept")
 		b.shot("checkout-refused")
+		b.accessible("checkout with errors")
 		b.do("check out again",
 			chromedp.SetValue(css("#ordering-cardNumber"), "4242424242424242"),
 			chromedp.SetValue(css("#ordering-cardExpiry"), "12/30"),
