@@ -45,6 +45,8 @@ type Filled struct {
 	Elapsed  time.Duration
 	Styles   []string // stylesheet URLs from the fragment's Link header
 	Cookies  []string // Set-Cookie values of the fragment's own cookies
+
+	cacheControl string // the fragment's Cache-Control
 }
 
 // OK reports whether the fragment answered with something to show.
@@ -114,7 +116,6 @@ func (c *Composer) Fill(r *http.Request, slots map[string]Slot) map[string]Fille
 // but the request's own: a write must not be cut off half way).
 func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values) Filled {
 	start := time.Now()
-	f := Filled{Slot: s}
 	query := url.Values{}
 	if s.Params != nil {
 		query = s.Params(r)
@@ -131,12 +132,32 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	}
 	shared := method == http.MethodGet && token == "" && cookies == ""
 	key := s.Service + " " + target + " " + r.Header.Get("Accept-Language")
+	var stale *cacheEntry
 	if shared {
-		if e, ok := c.cache.get(key); ok {
-			f.HTML, f.Status, f.Styles, f.Elapsed = e.html, http.StatusOK, e.styles, time.Since(start)
-			return f
+		if e, ok, fresh := c.cache.get(key); fresh {
+			return Filled{Slot: s, HTML: e.html, Status: http.StatusOK, Styles: e.styles, Elapsed: time.Since(start)}
+		} else if ok {
+			stale = &e
 		}
 	}
+	f := c.ask(r, s, method, target, token, cookies, body)
+	f.Elapsed = time.Since(start)
+	switch {
+	case shared && f.OK():
+		if ttl, staleFor := sharedFor(f.cacheControl); ttl > 0 {
+			c.cache.put(key, f.HTML, f.Styles, ttl, staleFor)
+		}
+	case stale != nil && (f.Err != nil && f.Status == 0 || f.Status >= 500):
+		// The service fails: show what it said last, while it may stand.
+		f.HTML, f.Status, f.Styles, f.Err = stale.html, http.StatusOK, stale.styles, nil
+	}
+	return f
+}
+
+// ask sends one request for the slot's fragment, with the request context
+// the slot may see, within its deadline (a GET's).
+func (c *Composer) ask(r *http.Request, s Slot, method, target, token, cookies string, body url.Values) Filled {
+	f := Filled{Slot: s}
 	ctx, cancel := r.Context(), context.CancelFunc(func() {})
 	if method == http.MethodGet {
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
@@ -167,7 +188,7 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	}
 	resp, err := c.invoke.Do(ctx, s.Service, req)
 	if err != nil {
-		f.Err, f.Elapsed = err, time.Since(start)
+		f.Err = err
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			f.Err = fmt.Errorf("%s/%s: no answer within %s", s.Service, s.Fragment, s.Timeout)
 		}
@@ -175,7 +196,7 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	}
 	defer resp.Body.Close()
 	html, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	f.HTML, f.Status, f.Err, f.Elapsed = string(html), resp.StatusCode, err, time.Since(start)
+	f.HTML, f.Status, f.Err = string(html), resp.StatusCode, err
 	f.Location = resp.Header.Get("Location")
 	f.Styles = stylesheets(resp.Header.Values("Link"), s.Service)
 	for _, sc := range resp.Header.Values("Set-Cookie") {
@@ -186,11 +207,7 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	if f.Status >= 300 && f.Status != http.StatusSeeOther && f.Err == nil {
 		f.Err = fmt.Errorf("%s/%s answered %d", s.Service, s.Fragment, f.Status)
 	}
-	if shared && f.OK() {
-		if ttl := publicMaxAge(resp.Header.Get("Cache-Control")); ttl > 0 {
-			c.cache.put(key, cacheEntry{html: f.HTML, styles: f.Styles, expires: time.Now().Add(ttl)})
-		}
-	}
+	f.cacheControl = resp.Header.Get("Cache-Control")
 	return f
 }
 

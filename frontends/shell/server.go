@@ -33,15 +33,22 @@ type Shell struct {
 // status page and the shell's own assets. Like every app, only its sidecar
 // may call it (the gateway reaches it by service invocation).
 func NewServer(log *slog.Logger, cfg daprapp.Config, invoke fetcher, status *statusChecker) http.Handler {
+	return newShell(log, invoke, status).routes(cfg)
+}
+
+func newShell(log *slog.Logger, invoke fetcher, status *statusChecker) *Shell {
 	sub, _ := fs.Sub(staticFiles, "static")
 	assets, err := fragment.NewAssets("shell", sub)
 	if err != nil {
 		panic(err) // the embedded folder is part of the binary
 	}
-	s := &Shell{log: log, composer: &Composer{invoke: invoke, cache: newFragmentCache(10_000)}, assets: assets, status: status}
+	return &Shell{log: log, composer: &Composer{invoke: invoke, cache: newFragmentCache(10_000)}, assets: assets, status: status}
+}
+
+func (s *Shell) routes(cfg daprapp.Config) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
-	r.PathPrefix("/static/shell/").Handler(assets.Handler()).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix("/static/shell/").Handler(s.assets.Handler()).Methods(http.MethodGet, http.MethodHead)
 	// The gateway hands the browser's /<path> to the shell as /pages/<path>.
 	p := r.PathPrefix(pagesPrefix).Subrouter()
 	for path, page := range pages {

@@ -69,7 +69,7 @@ func fragmentApp(service string, delay time.Duration) http.Handler {
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/fragments/")
-		cache := "public, max-age=60"
+		cache := "public, max-age=60, stale-if-error=600"
 		if r.Header.Get("Authorization") != "" {
 			cache = "private, no-store"
 		}
@@ -291,9 +291,37 @@ func TestOnlyTheSidecarMayCall(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, w.Code)
 }
 
-func TestPublicMaxAge(t *testing.T) {
-	for in, want := range map[string]time.Duration{"public, max-age=10": 10 * time.Second, "max-age=10": 0, "public, no-store, max-age=10": 0,
-		"private, max-age=10": 0, "public": 0, "PUBLIC, MAX-AGE=5": 5 * time.Second, "": 0} {
-		assert.Equal(t, want, publicMaxAge(in), in)
+func TestSharedFor(t *testing.T) {
+	for in, want := range map[string][2]time.Duration{
+		"public, max-age=10": {10 * time.Second, 0}, "max-age=10": {}, "public, no-store, max-age=10": {},
+		"private, max-age=10": {}, "public": {}, "PUBLIC, MAX-AGE=5": {5 * time.Second, 0}, "": {},
+		"public, max-age=10, stale-if-error=300": {10 * time.Second, 300 * time.Second},
+		"public, stale-if-error=300":             {},
+	} {
+		age, stale := sharedFor(in)
+		assert.Equal(t, want, [2]time.Duration{age, stale}, in)
 	}
+}
+
+// A public fragment past its max-age still shows while its service fails,
+// for its stale-if-error; after that the slot's fallback does.
+func TestStaleFragmentStandsInForAFailure(t *testing.T) {
+	f := newFakeServices(0)
+	s := newShell(slog.New(slog.NewTextHandler(io.Discard, nil)), f, nil)
+	clock := time.Now()
+	s.composer.cache.now = func() time.Time { return clock }
+	h := s.routes(daprapp.Config{AppToken: "app-token"})
+	_, doc := get(t, h, "/pages/", nil)
+	require.Equal(t, 1, doc.Find(`[data-fragment="product-grid"]`).Length())
+	clock = clock.Add(time.Minute) // past max-age (60 s), within stale-if-error (600 s)
+	f.mu.Lock()
+	delete(f.apps, "catalog")
+	f.mu.Unlock()
+	w, doc := get(t, h, "/pages/", nil)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, 1, doc.Find(`[data-fragment="product-grid"]`).Length(), "the last answer stands in")
+	clock = clock.Add(time.Hour)
+	_, doc = get(t, h, "/pages/", nil)
+	assert.Zero(t, doc.Find(`[data-fragment="product-grid"]`).Length())
+	assert.Equal(t, 1, doc.Find(".shell-fallback").Length(), "too old: the fallback")
 }

@@ -31,10 +31,11 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
-// Cache policies a fragment answers with. The shell keeps Public answers
-// for everyone for max-age; Personal ones are never stored anywhere.
+// Cache policies a fragment answers with. The shell shares Public answers
+// between everyone for max-age, and shows them for up to stale-if-error
+// more while the service fails; Personal ones are never stored anywhere.
 const (
-	Public   = "public, max-age=10"
+	Public   = "public, max-age=10, stale-if-error=300"
 	Personal = "private, no-store"
 )
 

@@ -92,6 +92,6 @@ func TestWriteAndFormAnswers(t *testing.T) {
 	t.Run("manifest", func(t *testing.T) {
 		w := httptest.NewRecorder()
 		s.Manifest().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/fragments", nil))
-		assert.JSONEq(t, `{"service":"demo","stylesheet":"`+s.Assets.URL("demo.css")+`","fragments":[{"name":"box","description":"","cache":"public, max-age=10"}]}`, w.Body.String())
+		assert.JSONEq(t, `{"service":"demo","stylesheet":"`+s.Assets.URL("demo.css")+`","fragments":[{"name":"box","description":"","cache":"public, max-age=10, stale-if-error=300"}]}`, w.Body.String())
 	})
 }
