@@ -45,7 +45,7 @@ type target struct {
 }
 
 // route finds the app for a path: /api/<service>/... and
-// /fragments/<service>/<name> to that service, /static/<service>/... to its
+// /fragments/<service>[/<name>] to that service, /static/<service>/... to its
 // owner, every other path to the shell's /pages, which it composes.
 func route(path string) (target, bool) {
 	if rest, ok := strings.CutPrefix(path, "/api/"); ok {
@@ -57,7 +57,10 @@ func route(path string) (target, bool) {
 	if rest, ok := strings.CutPrefix(path, "/fragments/"); ok {
 		service, name, _ := strings.Cut(rest, "/")
 		rt, ok := routes[service]
-		return target{app: rt.app, path: "/fragments/" + name}, ok && name != "" && !strings.Contains(name, "/")
+		if name == "" { // the service's manifest
+			return target{app: rt.app, path: "/fragments"}, ok
+		}
+		return target{app: rt.app, path: "/fragments/" + name}, ok && !strings.Contains(name, "/")
 	}
 	if rest, ok := strings.CutPrefix(path, "/static/"); ok {
 		service, _, _ := strings.Cut(rest, "/")

@@ -365,10 +365,15 @@ func TestCheckoutSaga(t *testing.T) {
 				s.add("kim", "camping-stove", 1)
 				id := s.checkout("kim", "killed-saga-1", approve)
 				s.waitFor("kim", id, events.Submitted)
+				// The saga now waits out the grace period (1.5 s; timers fire
+				// on whole seconds): let the step that recorded "submitted"
+				// finish, then kill ordering while nothing is in flight. (A
+				// kill during a step can stall the saga in Dapr 1.14: the step
+				// is re-sent on a 1-minute reminder and may wait out the
+				// 1-hour activity timeout; see docs/security.md.)
+				time.Sleep(300 * time.Millisecond)
 				ordering := sys.App("ordering")
 				require.NoError(t, ordering.KillApp())
-				// Dapr 1.14 hands the saga's next step to the restarted worker
-				// when it retries the step (seen: 1 to 60 s), not at once.
 				o := s.waitWithin(3*time.Minute, "kim", id, events.Paid, events.Cancelled)
 				assert.Equal(t, events.Paid, o.Status)
 				assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid}, statuses(o))
