@@ -151,16 +151,16 @@ func Page(r *http.Request) string {
 	return "/"
 }
 
-type flashKey struct{}
+type highlightKey struct{}
 
 // WithHighlight marks ctx so that Root adds the highlight class: set by a
 // fragment re-rendered because of an event, so the change catches the eye.
 func WithHighlight(ctx context.Context) context.Context {
-	return context.WithValue(ctx, flashKey{}, true)
+	return context.WithValue(ctx, highlightKey{}, true)
 }
 
 func highlighted(ctx context.Context) bool {
-	v, _ := ctx.Value(flashKey{}).(bool)
+	v, _ := ctx.Value(highlightKey{}).(bool)
 	return v
 }
 
