@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -138,4 +139,23 @@ func fetch(client *http.Client, url string, h http.Header) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// BenchmarkComposeInProcess is the shell's own work for the signed-in home
+// page (five slots, two personal), against instant fake services: what
+// composition costs apart from the network hops. (make bench runs each
+// benchmark once, so it composes 5,000 pages and reports the mean.)
+func BenchmarkComposeInProcess(b *testing.B) {
+	h := shellFor(newFakeServices(0))
+	for b.Loop() {
+		const pages = 5000
+		start := time.Now()
+		for range pages {
+			r := httptest.NewRequest(http.MethodGet, "/pages/", nil)
+			r.Header.Set("dapr-api-token", "app-token")
+			r.Header.Set("Authorization", "Bearer x")
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/pages, "µs/page")
+	}
 }
