@@ -109,6 +109,15 @@ func newBrowser(t *testing.T, browserCtx context.Context, base, name string, jav
 	return b
 }
 
+// register fills in and sends the registration form.
+func register(name, email, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(css("#identity-register-name"), name),
+		chromedp.SetValue(css("#identity-register-email"), email),
+		chromedp.SetValue(css("#identity-register-password"), password),
+		chromedp.Click(css(".identity-form__submit")))
+}
+
 // fillCheckout fills the checkout form's address and card.
 func fillCheckout(street, postalCode, city, country, card, expiry string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
@@ -310,11 +319,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.do("go to register", chromedp.Click(css(`a[href^="/register?return="]`)), chromedp.WaitVisible(css("#identity-register-name")))
 		b.shot("register")
 		b.accessible("register")
-		b.do("register",
-			chromedp.SetValue(css("#identity-register-name"), "Ada Browser"),
-			chromedp.SetValue(css("#identity-register-email"), "ada.browser@example.com"),
-			chromedp.SetValue(css("#identity-register-password"), "a long enough password"),
-			chromedp.Click(css(".identity-form__submit")),
+		b.do("register", register("Ada Browser", "ada.browser@example.com", "a long enough password"),
 			chromedp.WaitVisible(css(".identity-menu__name")))
 		assert.Equal(t, "/products/headlamp", b.location(), "registering leads back to the product")
 		assert.Equal(t, "Ada Browser", b.text(".identity-menu__name"))
@@ -437,11 +442,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.expect("status of 422 (Unprocessable Entity) " + base + "/products/headlamp")
 		assert.Equal(t, "60", b.eval(`document.querySelector("#basket-add-qty-headlamp").value`), "the typed value is kept")
 		b.shot("refused")
-		b.do("register", b.open("/register?return=/cart"),
-			chromedp.SetValue(css("#identity-register-name"), "Grace NoScript"),
-			chromedp.SetValue(css("#identity-register-email"), "grace.noscript@example.com"),
-			chromedp.SetValue(css("#identity-register-password"), "another long password"),
-			chromedp.Click(css(".identity-form__submit")),
+		b.do("register", b.open("/register?return=/cart"), register("Grace NoScript", "grace.noscript@example.com", "another long password"),
 			chromedp.WaitVisible(css("#basket-line-headlamp")))
 		assert.Equal(t, "Grace NoScript", b.text(".identity-menu__name"))
 		b.shot("cart")
