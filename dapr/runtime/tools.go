@@ -6,5 +6,6 @@ package runtime
 
 import (
 	_ "github.com/dapr/dapr/cmd/placement"
+	_ "github.com/dapr/dapr/cmd/scheduler"
 	_ "github.com/dapr/dapr/cmd/sentry"
 )

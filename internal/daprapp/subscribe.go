@@ -1,8 +1,10 @@
 package daprapp
 
 import (
+	"context"
 	"encoding/json"
-	"io"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 )
@@ -52,9 +54,8 @@ func Answer(w http.ResponseWriter, status string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
 }
 
-// DeadLetters subscribes handler-less to the dead-letter topics of subs and
-// logs every message that lands there, so that poison messages show up in
-// the service's log instead of vanishing.
+// DeadLetters adds to subs a subscription to each one's dead-letter topic,
+// delivered to route.
 func DeadLetters(subs []Subscription, route string) []Subscription {
 	out := append([]Subscription(nil), subs...)
 	for _, s := range subs {
@@ -65,17 +66,63 @@ func DeadLetters(subs []Subscription, route string) []Subscription {
 	return out
 }
 
-// DeadLetterHandler logs a dead-lettered message at error level.
-func DeadLetterHandler(log *slog.Logger) http.Handler {
+// ErrPoison marks an event that can never be handled (malformed, or missing
+// what the contract requires). Wrap it to say what was wrong.
+var ErrPoison = errors.New("poison event")
+
+// EventHandler handles one delivered event. It must be idempotent: delivery
+// is at least once. It returns an error wrapping ErrPoison for an event that
+// can never be handled, any other error for a failure worth retrying.
+type EventHandler func(ctx context.Context, e Event) error
+
+// Consume serves a topic's deliveries with h. A failure, poison or not, is
+// answered RETRY: the sidecar retries per the inbound resiliency policy, then
+// moves the event to the subscription's dead-letter topic. (DROP would lose a
+// poison event silently: Dapr does not dead-letter dropped events.)
+func Consume(log *slog.Logger, h EventHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e Event
-		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		_ = json.Unmarshal(body, &e)
-		data := string(e.Data)
-		if len(data) > 512 {
-			data = data[:512] + "…"
+		e, err := decodeEvent(w, r)
+		if err == nil {
+			err = h(r.Context(), e)
 		}
-		log.ErrorContext(r.Context(), "dead letter: a message could not be handled", "topic", e.Topic, "event_id", e.ID, "source", e.Source, "data", data)
+		if err != nil {
+			log.WarnContext(r.Context(), "event not handled; the sidecar retries it", "topic", e.Topic, "event_id", e.ID, "err", err)
+			Answer(w, Retry)
+			return
+		}
 		Answer(w, Success)
 	})
+}
+
+// ConsumeDeadLetters serves the dead-letter topics with the same handler, once
+// more: an event that failed only because something it needs was down for
+// longer than the retries is handled now, and one that fails again is
+// redelivered by the broker later. A poison event is logged, without its
+// payload (it may carry personal data), and taken off the queue.
+func ConsumeDeadLetters(log *slog.Logger, h EventHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := decodeEvent(w, r)
+		if err == nil {
+			err = h(r.Context(), e)
+		}
+		switch {
+		case errors.Is(err, ErrPoison):
+			log.ErrorContext(r.Context(), "dead letter: an event could not be handled and is dropped", "topic", e.Topic, "event_id", e.ID, "source", e.Source, "err", err)
+			Answer(w, Success)
+		case err != nil:
+			log.WarnContext(r.Context(), "dead letter not handled yet; the broker redelivers it", "topic", e.Topic, "event_id", e.ID, "err", err)
+			Answer(w, Retry)
+		default:
+			log.InfoContext(r.Context(), "dead letter handled", "topic", e.Topic, "event_id", e.ID)
+			Answer(w, Success)
+		}
+	})
+}
+
+func decodeEvent(w http.ResponseWriter, r *http.Request) (Event, error) {
+	var e Event
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&e); err != nil {
+		return e, fmt.Errorf("%w: not a CloudEvent: %v", ErrPoison, err)
+	}
+	return e, nil
 }

@@ -14,7 +14,15 @@ const (
 	CheckoutAccepted = "checkout.accepted"
 	// OrderStatusChanged is published by ordering on every status change.
 	OrderStatusChanged = "order.status-changed"
+	// ProductChanged is published by catalog when a product's price or
+	// stock changes.
+	ProductChanged = "catalog.product-changed"
 )
+
+// Topics lists every topic. The embedded profile's broker keeps one stream
+// per topic and per dead-letter topic (see internal/runner), so that each
+// app's durable consumer of a topic is its own.
+var Topics = []string{CheckoutAccepted, OrderStatusChanged, ProductChanged}
 
 // DeadLetter is the topic where deliveries of topic end when they cannot be
 // handled (a poison message).
@@ -63,6 +71,11 @@ const (
 	StockRejected   = "stock_rejected"
 	PaymentDeclined = "payment_declined"
 	UserCancelled   = "user_cancelled"
+	// CatalogUnavailable and PaymentUnavailable: the service stayed
+	// unreachable past the saga's retry budget for a step; the order's
+	// stock is released and any authorization voided.
+	CatalogUnavailable = "catalog_unavailable"
+	PaymentUnavailable = "payment_unavailable"
 )
 
 // StatusChange is the payload of order.status-changed.

@@ -1,6 +1,7 @@
 // Package runner starts Bazaar on one machine the way `dapr run -f` would: the
 // servers a component profile needs, the Dapr control plane (sentry for mTLS,
-// placement for actors and workflows), and every service from compose.yaml
+// placement for actors, scheduler for workflow and actor reminders), and
+// every service from compose.yaml
 // with its own daprd sidecar, on loopback and on free ports. `make run` and
 // the integration test harness both use it, so tests run what users run.
 package runner
@@ -32,7 +33,7 @@ type Options struct {
 	Profile  string   // component profile; empty means the file's default
 	Services []string // services to start; empty means all
 	DataDir  string   // state, certificates, rendered components
-	DaprBin  string   // folder holding daprd, placement and sentry
+	DaprBin  string   // folder holding daprd, placement, sentry and scheduler
 	AppBin   string   // where service binaries are built
 	NoBuild  bool     // AppBin already holds current binaries
 	Env      map[string]string
@@ -50,6 +51,7 @@ type System struct {
 	DataDir       string
 	Apps          []*App
 	PlacementAddr string
+	SchedulerAddr string
 	SentryAddr    string
 	NATSURL       string
 	RedisAddr     string
@@ -220,12 +222,15 @@ func selectServices(f *compose.File, names []string) ([]compose.Service, error) 
 	return out, nil
 }
 
+// DaprBinaries are the Dapr runtime's programs the runner starts.
+var DaprBinaries = []string{"daprd", "placement", "sentry", "scheduler"}
+
 func checkDaprBinaries(dir string) error {
-	for _, name := range []string{"daprd", "placement", "sentry"} {
+	for _, name := range DaprBinaries {
 		p := filepath.Join(dir, name)
 		st, err := os.Stat(p)
 		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return fmt.Errorf("no Dapr binary at %s: run `make dapr` to build daprd, placement and sentry, or set BAZAAR_DAPR_BIN to a folder that holds them", p)
+			return fmt.Errorf("no Dapr binary at %s: run `make dapr` to build daprd, placement, sentry and scheduler (Dapr 1.16), or set BAZAAR_DAPR_BIN to a folder that holds them", p)
 		}
 	}
 	return nil
@@ -270,7 +275,7 @@ func (s *System) startServers(ctx context.Context, requires []string) error {
 				return err
 			}
 			s.nats, s.NATSURL = srv, srv.ClientURL()
-			fmt.Fprintf(s.progress, "nats       ready on %s (JetStream stream %q)\n", s.NATSURL, StreamName)
+			fmt.Fprintf(s.progress, "nats       ready on %s (JetStream, %d streams)\n", s.NATSURL, len(Streams()))
 		case "redis":
 			port, err := s.ports.free()
 			if err != nil {
@@ -419,8 +424,49 @@ func (s *System) startControlPlane(ctx context.Context) error {
 		if err := s.startInfra(ctx, "placement", cmd, httpReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", health), 200)); err != nil {
 			return err
 		}
+		if err := s.startScheduler(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// startScheduler runs Dapr's scheduler, which from 1.15 on keeps workflow and
+// actor reminders (as jobs in its embedded etcd) and triggers them on the
+// sidecars. It comes with placement: workflows need both.
+func (s *System) startScheduler(ctx context.Context) error {
+	var ports [4]int // gRPC, health, etcd client, etcd peer
+	for i := range ports {
+		p, err := s.ports.free()
+		if err != nil {
+			return err
+		}
+		ports[i] = p
+	}
+	dir := filepath.Join(s.DataDir, "scheduler")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	s.SchedulerAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	// Every port is our own: the health port defaults to 8080 (the
+	// gateway's) and etcd's to 2379/2380, which two runs would share.
+	args := []string{"--port", strconv.Itoa(ports[0]), "--listen-address", "127.0.0.1",
+		"--healthz-port", strconv.Itoa(ports[1]), "--healthz-listen-address", "127.0.0.1",
+		"--etcd-client-port", strconv.Itoa(ports[2]),
+		"--etcd-initial-cluster", fmt.Sprintf("dapr-scheduler-server-0=http://127.0.0.1:%d", ports[3]),
+		"--etcd-data-dir", filepath.Join(dir, "etcd"),
+		"--identity-directory-write", filepath.Join(dir, "identity"),
+		"--enable-metrics=false", "--log-level", s.logLevel()}
+	if s.anchors != "" {
+		args = append(args, "--tls-enabled", "--trust-domain", "localhost", "--sentry-address", s.SentryAddr,
+			"--trust-anchors-file", filepath.Join(s.DataDir, "pki", "ca.crt"))
+	}
+	cmd := func() *exec.Cmd {
+		c := exec.Command(filepath.Join(s.opts.DaprBin, "scheduler"), args...)
+		c.Env = append(os.Environ(), "NAMESPACE=default")
+		return c
+	}
+	return s.startInfra(ctx, "scheduler", cmd, httpReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[1]), 200))
 }
 
 const sentryConfig = `apiVersion: dapr.io/v1alpha1
@@ -464,7 +510,6 @@ func (s *System) renderResources(prof compose.Profile) ([]string, string, error)
 		"DATA_DIR":       s.DataDir,
 		"SECRETS_FILE":   secrets,
 		"NATS_URL":       s.NATSURL,
-		"STREAM_NAME":    StreamName,
 		"REDIS_ADDR":     s.RedisAddr,
 		"REDIS_PASSWORD": s.RedisPassword,
 		"POSTGRES_CONN":  s.PostgresConn,
@@ -520,10 +565,8 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		if a.InternalGRPCPort, err = s.ports.free(); err != nil {
 			return nil, err
 		}
-		if svc.Dapr.MetricsPort != 0 {
-			if a.MetricsPort, err = s.ports.pick(svc.Dapr.MetricsPort, what+" dapr metrics-port"); err != nil {
-				return nil, err
-			}
+		if a.MetricsPort, err = s.ports.pick(svc.Dapr.MetricsPort, what+" dapr metrics-port"); err != nil {
+			return nil, err
 		}
 		a.AppToken, a.APIToken = randomSecret(), randomSecret()
 		env = append(env,
@@ -567,13 +610,8 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		"--dapr-listen-addresses", "127.0.0.1", "--dapr-internal-grpc-listen-address", "127.0.0.1",
 		"--app-channel-address", "127.0.0.1", "--log-level", s.logLevel(),
 	}
-	// The metrics listener binds every interface in Dapr 1.14, so it is off
-	// unless a service asks for it.
-	if a.MetricsPort != 0 {
-		args = append(args, "--metrics-port", strconv.Itoa(a.MetricsPort))
-	} else {
-		args = append(args, "--enable-metrics=false")
-	}
+	// Metrics (Prometheus) on loopback, like every other listener.
+	args = append(args, "--metrics-port", strconv.Itoa(a.MetricsPort), "--metrics-listen-address", "127.0.0.1")
 	for _, r := range resources {
 		args = append(args, "--resources-path", r)
 	}
@@ -582,6 +620,9 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 	}
 	if s.PlacementAddr != "" {
 		args = append(args, "--placement-host-address", s.PlacementAddr)
+	}
+	if s.SchedulerAddr != "" {
+		args = append(args, "--scheduler-host-address", s.SchedulerAddr)
 	}
 	daprEnv := append(os.Environ(), "APP_API_TOKEN="+a.AppToken, "DAPR_API_TOKEN="+a.APIToken)
 	if s.anchors != "" {

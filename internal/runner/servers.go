@@ -13,27 +13,44 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/bazaar-shop/bazaar/internal/events"
 )
 
-// StreamName is the JetStream stream that carries every Bazaar event in the
-// embedded profile. The jetstream pub/sub component does not create streams,
-// so the runner does, before any sidecar starts.
-const StreamName = "bazaar"
+// Streams lists the JetStream streams of the embedded profile: one per topic
+// and one per dead-letter topic. The jetstream pub/sub component does not
+// create streams, so the runner does, before any sidecar starts.
+//
+// One stream per topic because each app's consumer is durable and named
+// after the app (components/embedded/pubsub.yaml): a durable name is unique
+// within a stream, so an app subscribing to two topics of one stream would
+// need two names. Dead letters have streams of their own because JetStream
+// deduplicates by message id per stream and a dead-lettered message keeps its
+// CloudEvent id.
+func Streams() []nats.StreamConfig {
+	var out []nats.StreamConfig
+	for _, t := range events.Topics {
+		for _, subject := range []string{t, events.DeadLetter(t)} {
+			out = append(out, nats.StreamConfig{Name: streamName(subject), Subjects: []string{subject}})
+		}
+	}
+	return out
+}
 
-// streamSubjects lists the topic families: every topic's first token names the
-// domain that publishes it (catalog.product-changed, order.status-changed, …).
-var streamSubjects = []string{"catalog.>", "basket.>", "checkout.>", "order.>", "payment.>", "identity.>"}
+// streamName turns a topic into a stream name (which may not hold dots).
+func streamName(topic string) string {
+	return strings.NewReplacer(".", "_", ">", "_", "*", "_").Replace(topic)
+}
 
-// DeadLetterStream holds the dead-letter topics. It must be a stream of its
-// own: JetStream deduplicates by message id per stream, and a dead-lettered
-// message keeps its CloudEvent id, so in the main stream it would be
-// discarded as a duplicate of itself.
-const DeadLetterStream = "bazaar-deadletters"
+// legacyStreams are the streams of earlier versions (a stream per topic
+// family): their subjects overlap today's, so they are removed.
+var legacyStreams = []string{"bazaar", "bazaar-deadletters"}
 
 // startNATS runs an in-process NATS server with JetStream, storing under dir.
 func startNATS(dir string, port int) (*natsserver.Server, error) {
@@ -67,21 +84,21 @@ func startNATS(dir string, port int) (*natsserver.Server, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("nats: %w", err)
 	}
-	for _, cfg := range []*nats.StreamConfig{
-		{Name: StreamName, Subjects: streamSubjects},
-		{Name: DeadLetterStream, Subjects: []string{"deadletter.>"}},
-	} {
+	for _, name := range legacyStreams {
+		_ = js.DeleteStream(name)
+	}
+	for _, cfg := range Streams() {
 		cfg.Storage = nats.FileStorage
 		// A day of history is plenty for one developer's machine.
 		cfg.MaxAge = 24 * time.Hour
 		cfg.Duplicates = 2 * time.Minute
 		if _, err := js.StreamInfo(cfg.Name); err == nil {
-			_, err = js.UpdateStream(cfg)
+			_, err = js.UpdateStream(&cfg)
 			if err != nil {
 				srv.Shutdown()
 				return nil, fmt.Errorf("nats: update stream %s: %w", cfg.Name, err)
 			}
-		} else if _, err := js.AddStream(cfg); err != nil {
+		} else if _, err := js.AddStream(&cfg); err != nil {
 			srv.Shutdown()
 			return nil, fmt.Errorf("nats: create stream %s: %w", cfg.Name, err)
 		}

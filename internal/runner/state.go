@@ -18,6 +18,7 @@ type State struct {
 	Profile   string     `json:"profile"`
 	Started   time.Time  `json:"started"`
 	Placement string     `json:"placement,omitempty"`
+	Scheduler string     `json:"scheduler,omitempty"`
 	Sentry    string     `json:"sentry,omitempty"`
 	NATS      string     `json:"nats,omitempty"`
 	Redis     string     `json:"redis,omitempty"`
@@ -42,7 +43,7 @@ func statePath(dataDir string) string { return filepath.Join(dataDir, "run.json"
 // State returns the system's current state.
 func (s *System) State() State {
 	st := State{RunnerPID: os.Getpid(), Profile: s.Profile, Started: time.Now().UTC(),
-		Placement: s.PlacementAddr, Sentry: s.SentryAddr, NATS: s.NATSURL, Redis: s.RedisAddr}
+		Placement: s.PlacementAddr, Scheduler: s.SchedulerAddr, Sentry: s.SentryAddr, NATS: s.NATSURL, Redis: s.RedisAddr}
 	for _, a := range s.Apps {
 		st.Apps = append(st.Apps, AppState{Name: a.Name(), AppID: a.AppID, Protocol: a.Protocol, AppPort: a.AppPort,
 			HTTPPort: a.HTTPPort, GRPCPort: a.GRPCPort, AppPID: a.AppPID(), SidecarPID: a.SidecarPID(), HealthPath: a.health})
@@ -90,7 +91,7 @@ func PrintTable(ctx context.Context, w io.Writer, st State) {
 	}
 	tw.Flush()
 	if st.Placement != "" || st.Sentry != "" {
-		fmt.Fprintf(w, "placement %s  sentry %s", orDash(st.Placement), orDash(st.Sentry))
+		fmt.Fprintf(w, "placement %s  scheduler %s  sentry %s", orDash(st.Placement), orDash(st.Scheduler), orDash(st.Sentry))
 		if st.NATS != "" {
 			fmt.Fprintf(w, "  nats %s", st.NATS)
 		}

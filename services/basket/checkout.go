@@ -139,36 +139,27 @@ func checkout(log *slog.Logger, baskets *basketStore, catalog Catalog, payments 
 	})
 }
 
-// onOrderStatus takes the ordered quantities out of the basket when
+// emptyBasket takes the ordered quantities out of the basket when
 // ordering reports an order submitted, once per order. What the customer
 // added after checking out stays.
-func onOrderStatus(log *slog.Logger, baskets *basketStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e daprapp.Event
+func emptyBasket(baskets *basketStore) daprapp.EventHandler {
+	return func(ctx context.Context, e daprapp.Event) error {
 		var c events.StatusChange
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&e); err != nil || json.Unmarshal(e.Data, &c) != nil || c.OrderID == "" {
-			log.ErrorContext(r.Context(), "poison order event: it will end in the dead-letter topic", "event_id", e.ID)
-			daprapp.Answer(w, daprapp.Retry)
-			return
+		if err := json.Unmarshal(e.Data, &c); err != nil || c.OrderID == "" {
+			return fmt.Errorf("%w: an order.status-changed event needs an orderId", daprapp.ErrPoison)
 		}
 		if c.Status != events.Submitted || !caller.ValidUser(c.UserID) {
-			daprapp.Answer(w, daprapp.Success)
-			return
+			return nil
 		}
-		handled, err := baskets.handled(r.Context(), c.Key())
-		if err == nil && !handled {
-			_, err = update(r.Context(), baskets, c.UserID, func(b Basket) Basket { return b.without(c.Lines) })
-			if err == nil {
-				err = baskets.markHandled(r.Context(), c.Key())
-			}
+		handled, err := baskets.handled(ctx, c.Key())
+		if err != nil || handled {
+			return err
 		}
-		if err != nil {
-			log.WarnContext(r.Context(), "order event not handled; retrying", "order", c.OrderID, "err", err)
-			daprapp.Answer(w, daprapp.Retry)
-			return
+		if _, err := update(ctx, baskets, c.UserID, func(b Basket) Basket { return b.without(c.Lines) }); err != nil {
+			return err
 		}
-		daprapp.Answer(w, daprapp.Success)
-	})
+		return baskets.markHandled(ctx, c.Key())
+	}
 }
 
 // paymentClient tokenizes cards with the payment service (gRPC) through the

@@ -36,7 +36,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, b
 	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{
 		PubsubName: events.PubSub, Topic: events.OrderStatusChanged, Route: "/events/order-status",
 		DeadLetterTopic: events.DeadLetter(events.OrderStatusChanged)}}, "/events/dead-letter"))).Methods(http.MethodGet)
-	r.Handle("/events/order-status", onOrderStatus(log, baskets)).Methods(http.MethodPost)
-	r.Handle("/events/dead-letter", daprapp.DeadLetterHandler(log)).Methods(http.MethodPost)
+	r.Handle("/events/order-status", daprapp.Consume(log, emptyBasket(baskets))).Methods(http.MethodPost)
+	r.Handle("/events/dead-letter", daprapp.ConsumeDeadLetters(log, emptyBasket(baskets))).Methods(http.MethodPost)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(caller.Middleware(verifier)(r))
 }

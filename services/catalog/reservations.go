@@ -109,7 +109,17 @@ func (s *productStore) reserve(ctx context.Context, orderID string, lines []Rese
 		}
 	}
 	r := Reservation{OrderID: orderID, Status: status, Lines: lines}
-	if err := s.saveReservation(ctx, r); err != nil {
+	if err := s.createReservation(ctx, r); errors.Is(err, errReservationExists) {
+		// A release came first (the saga gave the order up while this call
+		// was on its way): it stands, and the holds just taken go back.
+		if status == reserved {
+			if err := s.dropHolds(ctx, orderID, lines, true); err != nil {
+				return Reservation{}, err
+			}
+		}
+		prev, _, err := s.reservation(ctx, orderID)
+		return prev, err
+	} else if err != nil {
 		return Reservation{}, err
 	}
 	if status == rejected {
@@ -126,6 +136,17 @@ func (s *productStore) settle(ctx context.Context, orderID, to string) (Reservat
 	}
 	if err != nil {
 		return Reservation{}, err
+	}
+	if !ok && to == released {
+		// Nothing was held (yet): leave a mark, so that a reservation
+		// still on its way holds nothing.
+		r = Reservation{OrderID: orderID, Status: released}
+		if err := s.createReservation(ctx, r); errors.Is(err, errReservationExists) {
+			return s.settle(ctx, orderID, to) // it arrived first: release it
+		} else if err != nil {
+			return Reservation{}, err
+		}
+		return r, nil
 	}
 	if !ok {
 		return Reservation{}, ErrNotFound
@@ -185,6 +206,23 @@ func (s *productStore) changeProduct(ctx context.Context, id string, change func
 		}
 	}
 	return fmt.Errorf("change product %s: too much contention", id)
+}
+
+// errReservationExists means another write created the order's reservation first.
+var errReservationExists = errors.New("reservation written concurrently")
+
+// createReservation stores r only if the order has no reservation yet.
+func (s *productStore) createReservation(ctx context.Context, r Reservation) error {
+	data, _ := json.Marshal(r)
+	err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, "", nil,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	if err == nil {
+		return nil
+	}
+	if _, ok, gerr := s.reservation(ctx, r.OrderID); ok && (gerr == nil || errors.Is(gerr, ErrInsufficientStock)) {
+		return errReservationExists
+	}
+	return fmt.Errorf("save reservation: %w", err)
 }
 
 func (s *productStore) saveReservation(ctx context.Context, r Reservation) error {

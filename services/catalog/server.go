@@ -9,6 +9,7 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
 )
 
 // Names of the Dapr components this service uses (see components/).
@@ -16,7 +17,7 @@ const (
 	stateStore = "catalog-store"
 	pubsubName = "events"
 	// TopicProductChanged carries a product's new price and stock.
-	TopicProductChanged = "catalog.product-changed"
+	TopicProductChanged = events.ProductChanged
 )
 
 // NewServer wires the catalog's routes. Every route but health needs the

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
-	"github.com/dapr/go-sdk/workflow"
+	"github.com/dapr/durabletask-go/api"
+	"github.com/dapr/durabletask-go/workflow"
 	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
@@ -24,20 +24,20 @@ type Workflows interface {
 	Raise(ctx context.Context, orderID, event string) error
 }
 
-type workflows struct {
-	client *workflow.Client
-	saga   *saga
-}
+type workflows struct{ client *workflow.Client }
 
 // Start schedules the saga for an order unless it already runs: the order id
 // is the instance id, so a redelivered event is a no-op.
 func (w *workflows) Start(ctx context.Context, in sagaInput) error {
 	id := in.Checkout.OrderID
-	if _, err := w.client.FetchWorkflowMetadata(ctx, id); err == nil {
+	_, err := w.client.FetchWorkflowMetadata(ctx, id)
+	if err == nil {
 		return nil
 	}
-	_, err := w.client.ScheduleNewWorkflow(ctx, taskName(w.saga.Checkout), workflow.WithInstanceID(id), workflow.WithInput(in))
-	if err != nil {
+	if !errors.Is(err, api.ErrInstanceNotFound) {
+		return fmt.Errorf("look up saga %s: %w", id, err)
+	}
+	if _, err := w.client.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(id), workflow.WithInput(in)); err != nil {
 		if _, ferr := w.client.FetchWorkflowMetadata(ctx, id); ferr == nil {
 			return nil // a concurrent delivery started it
 		}
@@ -50,26 +50,18 @@ func (w *workflows) Raise(ctx context.Context, orderID, event string) error {
 	return w.client.RaiseEvent(ctx, orderID, event)
 }
 
-// onCheckoutAccepted starts the saga for an accepted checkout. A message that
-// can never be handled, or a workflow that did not start, is a failure: the
-// sidecar retries, then moves it to the dead-letter topic.
-func onCheckoutAccepted(log *slog.Logger, wf Workflows, grace time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e daprapp.Event
+// startSaga starts the saga for an accepted checkout (checkout.accepted).
+func startSaga(wf Workflows, settings sagaSettings) daprapp.EventHandler {
+	return func(ctx context.Context, e daprapp.Event) error {
 		var c events.Checkout
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&e); err != nil || json.Unmarshal(e.Data, &c) != nil ||
-			c.OrderID == "" || c.UserID == "" || len(c.Lines) == 0 || c.CardToken == "" {
-			log.ErrorContext(r.Context(), "poison checkout event: it will end in the dead-letter topic", "event_id", e.ID)
-			daprapp.Answer(w, daprapp.Retry)
-			return
+		if err := json.Unmarshal(e.Data, &c); err != nil {
+			return fmt.Errorf("%w: %v", daprapp.ErrPoison, err)
 		}
-		if err := wf.Start(r.Context(), sagaInput{Checkout: c, Grace: grace}); err != nil {
-			log.WarnContext(r.Context(), "saga did not start; the broker will redeliver", "order", c.OrderID, "err", err)
-			daprapp.Answer(w, daprapp.Retry)
-			return
+		if c.OrderID == "" || c.UserID == "" || len(c.Lines) == 0 || c.CardToken == "" {
+			return fmt.Errorf("%w: a checkout needs orderId, userId, lines and cardToken", daprapp.ErrPoison)
 		}
-		daprapp.Answer(w, daprapp.Success)
-	})
+		return wf.Start(ctx, settings.input(c))
+	}
 }
 
 func listOrders(log *slog.Logger, orders *orderStore) http.Handler {

@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/dapr/go-sdk/workflow"
+	"github.com/dapr/durabletask-go/workflow"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
@@ -18,38 +18,32 @@ import (
 
 func main() {
 	err := daprapp.Run(context.Background(), "ordering", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
-		grace, err := gracePeriod(os.Getenv("ORDERING_GRACE_PERIOD"))
+		settings, err := readSettings(os.Getenv)
 		if err != nil {
 			return nil, err
 		}
+		invoke := daprapp.NewInvoker(d.Config)
 		orders := &orderStore{dapr: d.Client, store: stateStore}
-		s := &saga{orders: orders, dapr: d.Client, invoke: daprapp.NewInvoker(d.Config), log: d.Log}
-		worker, err := workflow.NewWorker(workflow.WorkerWithDaprClient(d.Client))
-		if err != nil {
+		s := &saga{steps: steps{stock: catalogStock{invoke}, payments: paymentService{d.Client}, orders: orders, events: busEvents{d.Client}}}
+		registry := workflow.NewRegistry()
+		if err := s.register(registry); err != nil {
 			return nil, err
 		}
-		if err := s.register(worker); err != nil {
-			return nil, err
-		}
-		wf, err := workflow.NewClient(workflow.WithDaprClient(d.Client))
-		if err != nil {
-			return nil, err
-		}
+		wf := workflow.NewClient(d.Client.GrpcClientConn())
 		// The workflow engine lives in the sidecar, which waits for our port:
-		// start the worker once the sidecar is up.
+		// start the worker once the sidecar is up. It reconnects by itself
+		// when the sidecar restarts.
 		go func() {
 			if err := daprapp.WaitForSidecar(ctx, d.Config); err != nil {
 				return
 			}
-			if err := worker.Start(); err != nil {
+			if err := wf.StartWorker(ctx, registry); err != nil {
 				d.Log.ErrorContext(ctx, "workflow worker did not start", "err", err)
 				return
 			}
 			d.Log.InfoContext(ctx, "workflow worker started")
-			<-ctx.Done()
-			_ = worker.Shutdown()
 		}()
-		return NewServer(d.Log, d.Config, caller.NewVerifier(s.invoke), orders, &workflows{client: wf, saga: s}, grace, s.invoke), nil
+		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), orders, &workflows{client: wf}, settings, invoke), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ordering:", err)
@@ -57,15 +51,31 @@ func main() {
 	}
 }
 
-// gracePeriod parses ORDERING_GRACE_PERIOD (default 10s), during which a
-// customer may still cancel an order before stock and payment are touched.
-func gracePeriod(v string) (time.Duration, error) {
+// readSettings reads the saga's settings from the environment:
+// ORDERING_GRACE_PERIOD (default 10s), during which a customer may still
+// cancel an order before stock and payment are touched, and
+// ORDERING_STEP_BUDGET (default 2m), how long a step that calls catalog or
+// payment is retried before the order is given up and compensated.
+func readSettings(getenv func(string) string) (sagaSettings, error) {
+	grace, err := duration(getenv, "ORDERING_GRACE_PERIOD", 10*time.Second, 0, time.Hour)
+	if err != nil {
+		return sagaSettings{}, err
+	}
+	budget, err := duration(getenv, "ORDERING_STEP_BUDGET", DefaultStepBudget, time.Second, 24*time.Hour)
+	if err != nil {
+		return sagaSettings{}, err
+	}
+	return sagaSettings{Grace: grace, Budget: budget}, nil
+}
+
+func duration(getenv func(string) string, name string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := getenv(name)
 	if v == "" {
-		return 10 * time.Second, nil
+		return def, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > time.Hour {
-		return 0, fmt.Errorf("ORDERING_GRACE_PERIOD=%q is not a duration between 0s and 1h", v)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%s=%q is not a duration between %s and %s", name, v, lo, hi)
 	}
 	return d, nil
 }

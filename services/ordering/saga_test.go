@@ -2,86 +2,473 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
+	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
-	dapr "github.com/dapr/go-sdk/client"
+	"github.com/dapr/durabletask-go/api/protos"
+	"github.com/dapr/durabletask-go/backend"
+	"github.com/dapr/durabletask-go/backend/sqlite"
+	"github.com/dapr/durabletask-go/workflow"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-// flakySidecar keeps state in memory and fails the first publishes, as a
-// broker outage or a crash between the two writes would.
-type flakySidecar struct {
-	kv           map[string][]byte
-	etag         map[string]int
-	failPublish  int
-	published    []events.StatusChange
-	publishCalls int
+// The saga's unit tests run the real workflow and activities on
+// durabletask-go's own engine (the one inside daprd), in memory, with fakes
+// for catalog, payment, the order store and the bus: every branch in
+// milliseconds, without sidecars. The integration tests prove the wiring.
+
+var errDown = errors.New("service unavailable")
+
+// fakeStock is catalog's reservations: one product with stock, holds per order.
+type fakeStock struct {
+	mu        sync.Mutex
+	stock     int
+	held      map[string]int    // order → quantity on hold
+	state     map[string]string // order → reserved, rejected, released, committed
+	failFirst int               // the first calls fail
+	down      bool              // every call fails
+	calls     int
 }
 
-func (f *flakySidecar) GetState(_ context.Context, _, key string, _ map[string]string) (*dapr.StateItem, error) {
-	item := &dapr.StateItem{Key: key, Value: f.kv[key]}
-	if v, ok := f.etag[key]; ok {
-		item.Etag = strconv.Itoa(v)
+func (f *fakeStock) fail() error {
+	f.calls++
+	if f.down || f.calls <= f.failFirst {
+		return errDown
 	}
-	return item, nil
-}
-
-func (f *flakySidecar) GetBulkState(context.Context, string, []string, map[string]string, int32) ([]*dapr.BulkStateItem, error) {
-	return nil, errors.New("not used")
-}
-
-func (f *flakySidecar) SaveStateWithETag(_ context.Context, _, key string, data []byte, etag string, _ map[string]string, _ ...dapr.StateOption) error {
-	if cur, ok := f.etag[key]; ok && etag != strconv.Itoa(cur) || !ok && etag != "" {
-		return errors.New("etag mismatch")
-	}
-	f.kv[key] = data
-	f.etag[key]++
 	return nil
 }
 
-func (f *flakySidecar) PublishEvent(_ context.Context, _, _ string, data any, _ ...dapr.PublishEventOption) error {
-	f.publishCalls++
-	if f.failPublish > 0 {
-		f.failPublish--
-		return errors.New("broker unavailable")
+func (f *fakeStock) Reserve(_ context.Context, id string, lines []events.Line) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return false, err
 	}
-	f.published = append(f.published, data.(events.StatusChange))
+	if s, ok := f.state[id]; ok {
+		return s == "reserved" || s == "committed", nil
+	}
+	qty := 0
+	for _, l := range lines {
+		qty += l.Quantity
+	}
+	if qty > f.stock {
+		f.state[id] = "rejected"
+		return false, nil
+	}
+	f.stock -= qty
+	f.held[id] = qty
+	f.state[id] = "reserved"
+	return true, nil
+}
+
+func (f *fakeStock) settle(id, to string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return err
+	}
+	switch f.state[id] {
+	case "reserved":
+		if to == "released" {
+			f.stock += f.held[id]
+		}
+		delete(f.held, id)
+		f.state[id] = to
+	case "":
+		f.state[id] = to // a mark: a late reserve holds nothing
+	}
 	return nil
 }
 
-func (f *flakySidecar) InvokeMethodWithContent(context.Context, string, string, string, *dapr.DataContent) ([]byte, error) {
-	return nil, errors.New("not used")
+func (f *fakeStock) Commit(_ context.Context, id string) error  { return f.settle(id, "committed") }
+func (f *fakeStock) Release(_ context.Context, id string) error { return f.settle(id, "released") }
+
+func (f *fakeStock) snapshot(id string) (stock int, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stock, f.state[id]
 }
 
-// TestRecordStatusStoresOncePublishesAtLeastOnce shows the property the saga
-// relies on instead of an outbox: a status change that is stored is also
-// published, even when publishing fails at first, and running the step
-// again (as the workflow engine does after a crash) stores nothing twice.
-func TestRecordStatusStoresOncePublishesAtLeastOnce(t *testing.T) {
-	side := &flakySidecar{kv: map[string][]byte{}, etag: map[string]int{}, failPublish: 2}
-	s := &saga{orders: &orderStore{dapr: side, store: stateStore}, dapr: side, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	o := Order{ID: "o1", UserID: "ann", Status: events.Submitted, History: []Step{{Status: events.Submitted, At: "t0"}}}
-	require.NoError(t, s.orders.save(context.Background(), o, ""))
+func (f *fakeStock) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
 
-	change := statusInput{OrderID: "o1", Status: events.AwaitingStock, At: "t1"}
-	require.NoError(t, s.record(context.Background(), change))
-	require.NoError(t, s.record(context.Background(), change), "the engine re-runs a step after a crash")
+// fakePayments approves unless declined; it counts authorizations and voids.
+type fakePayments struct {
+	mu         sync.Mutex
+	declined   bool
+	failFirst  int
+	down       bool
+	calls      int
+	authorized map[string]int // order → authorizations made
+	voided     map[string]bool
+}
 
-	got, _, err := s.orders.Get(context.Background(), "o1")
+func (f *fakePayments) Authorize(_ context.Context, id, token string, amount money.Money) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.down || f.calls <= f.failFirst {
+		return false, errDown
+	}
+	if token == "" || amount.Amount <= 0 {
+		return false, errors.New("bad request")
+	}
+	if f.voided[id] {
+		return false, nil
+	}
+	if !f.declined && f.authorized[id] == 0 {
+		f.authorized[id]++
+	}
+	return !f.declined, nil
+}
+
+func (f *fakePayments) Void(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errDown
+	}
+	f.voided[id] = true
+	return nil
+}
+
+// fakeOrders is the order store, with ETags.
+type fakeOrders struct {
+	mu     sync.Mutex
+	orders map[string]Order
+	etags  map[string]int
+}
+
+func (f *fakeOrders) Get(_ context.Context, id string) (Order, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.orders[id]
+	if !ok {
+		return Order{}, "", ErrNotFound
+	}
+	o.History = slices.Clone(o.History)
+	return o, strconv.Itoa(f.etags[id]), nil
+}
+
+func (f *fakeOrders) Create(ctx context.Context, o Order) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.orders[o.ID]; !ok {
+		f.orders[o.ID] = o
+	}
+	return nil
+}
+
+func (f *fakeOrders) Save(_ context.Context, o Order, etag string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if etag != strconv.Itoa(f.etags[o.ID]) {
+		return errConflict
+	}
+	f.orders[o.ID] = o
+	f.etags[o.ID]++
+	return nil
+}
+
+// fakeBus records what is published; the first publishes may fail.
+type fakeBus struct {
+	mu        sync.Mutex
+	failFirst int
+	calls     int
+	published []events.StatusChange
+}
+
+func (f *fakeBus) StatusChanged(_ context.Context, c events.StatusChange) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.failFirst {
+		return errDown
+	}
+	f.published = append(f.published, c)
+	return nil
+}
+
+func (f *fakeBus) statuses() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.published {
+		if !slices.Contains(out, c.Status) {
+			out = append(out, c.Status)
+		}
+	}
+	return out
+}
+
+// world is one saga with its fakes, on an engine of its own.
+type world struct {
+	stock    *fakeStock
+	payments *fakePayments
+	orders   *fakeOrders
+	bus      *fakeBus
+	client   *workflow.Client
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{
+		stock:    &fakeStock{stock: 5, held: map[string]int{}, state: map[string]string{}},
+		payments: &fakePayments{authorized: map[string]int{}, voided: map[string]bool{}},
+		orders:   &fakeOrders{orders: map[string]Order{}, etags: map[string]int{}},
+		bus:      &fakeBus{},
+	}
+	s := &saga{steps: steps{stock: w.stock, payments: w.payments, orders: w.orders, events: w.bus}}
+	registry := workflow.NewRegistry()
+	require.NoError(t, s.register(registry))
+	w.client = startEngine(t, registry)
+	return w
+}
+
+// startEngine runs durabletask-go's engine on an in-memory SQLite backend
+// behind its gRPC API (as daprd serves it) and a worker for registry.
+func startEngine(t *testing.T, registry *workflow.Registry) *workflow.Client {
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := backend.DefaultLogger()
+	be := sqlite.NewSqliteBackend(sqlite.NewSqliteOptions(""), logger)
+	server := grpc.NewServer()
+	executor, register := backend.NewGrpcExecutor(be, logger)
+	register(server)
+	fast := backend.WithMaxParallelism(4)
+	hub := backend.NewTaskHubWorker(be, backend.NewOrchestrationWorker(be, executor, logger, fast),
+		backend.NewActivityTaskWorker(be, executor, logger, fast), logger)
+	require.NoError(t, hub.Start(ctx))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	assert.Equal(t, []Step{{Status: events.Submitted, At: "t0"}, {Status: events.AwaitingStock, At: "t1"}}, got.History)
-	assert.Equal(t, events.AwaitingStock, got.Status)
-	assert.Equal(t, 4, side.publishCalls, "two failures, then one publish per run")
-	require.Len(t, side.published, 2)
-	assert.Equal(t, side.published[0].Key(), side.published[1].Key(), "a repeat carries the same key for consumers to drop")
-	b, _ := json.Marshal(side.published[0])
-	assert.Contains(t, string(b), `"status":"awaiting_stock"`)
+	go server.Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	client := workflow.NewClient(conn)
+	require.NoError(t, client.StartWorker(ctx, registry))
+	t.Cleanup(func() {
+		cancel()
+		conn.Close()
+		server.Stop()
+		sctx, done := context.WithTimeout(context.Background(), time.Second)
+		defer done()
+		_ = hub.Shutdown(sctx)
+	})
+	return client
+}
+
+func checkout(id string) events.Checkout {
+	return events.Checkout{OrderID: id, UserID: "ann", CardToken: "tok_1", Total: money.EUR(2400),
+		Lines: []events.Line{{ProductID: "lamp", Name: "Lamp", UnitPrice: money.EUR(1200), Quantity: 2}}}
+}
+
+func (w *world) order(t *testing.T, id string) Order {
+	t.Helper()
+	o, _, err := w.orders.Get(context.Background(), id)
+	require.NoError(t, err)
+	return o
+}
+
+func (w *world) waitStatus(t *testing.T, id, status string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if o, _, err := w.orders.Get(context.Background(), id); err == nil && o.Status == status {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("order %s never reached %s", id, status)
+}
+
+func history(o Order) []string {
+	var out []string
+	for _, h := range o.History {
+		out = append(out, h.Status)
+	}
+	return out
+}
+
+func TestSaga(t *testing.T) {
+	const id = "order-1"
+	cases := []struct {
+		name    string
+		setup   func(w *world)
+		in      sagaInput
+		during  func(t *testing.T, w *world)
+		status  string
+		reason  string
+		history []string
+		stock   int    // left on the shelf
+		hold    string // catalog's reservation at the end
+		paid    int    // authorizations made
+		voided  bool
+	}{
+		{
+			name:    "approved",
+			status:  events.Paid,
+			history: []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid},
+			stock:   3, hold: "committed", paid: 1,
+		},
+		{
+			name:   "declined: cancelled, never paid, stock back",
+			setup:  func(w *world) { w.payments.declined = true },
+			status: events.Cancelled, reason: events.PaymentDeclined,
+			history: []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Cancelled},
+			stock:   5, hold: "released",
+		},
+		{
+			name:   "rejected: not enough stock, payment never asked",
+			setup:  func(w *world) { w.stock.stock = 1 },
+			status: events.Cancelled, reason: events.StockRejected,
+			history: []string{events.Submitted, events.AwaitingStock, events.Cancelled},
+			stock:   1, hold: "rejected",
+		},
+		{
+			name: "cancelled in the grace period: nothing touched",
+			in:   sagaInput{Grace: time.Minute},
+			during: func(t *testing.T, w *world) {
+				w.waitStatus(t, id, events.Submitted)
+				require.NoError(t, w.client.RaiseEvent(context.Background(), id, cancelEvent))
+			},
+			status: events.Cancelled, reason: events.UserCancelled,
+			history: []string{events.Submitted, events.Cancelled},
+			stock:   5,
+		},
+		{
+			name: "transient failures everywhere, then success",
+			setup: func(w *world) {
+				w.stock.failFirst, w.payments.failFirst, w.bus.failFirst = 2, 2, 1
+			},
+			status:  events.Paid,
+			history: []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid},
+			stock:   3, hold: "committed", paid: 1,
+		},
+		{
+			name:  "payment down past the budget: cancelled, stock released, authorization voided",
+			setup: func(w *world) { w.payments.down = true },
+			in:    sagaInput{Budget: 30 * time.Millisecond},
+			during: func(t *testing.T, w *world) {
+				w.waitStatus(t, id, events.Cancelled)
+				w.payments.mu.Lock()
+				w.payments.down = false // back: the void goes through
+				w.payments.mu.Unlock()
+			},
+			status: events.Cancelled, reason: events.PaymentUnavailable,
+			history: []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Cancelled},
+			stock:   5, hold: "released", voided: true,
+		},
+		{
+			name:  "catalog down past the budget: cancelled, released once catalog is back",
+			setup: func(w *world) { w.stock.down = true },
+			in:    sagaInput{Budget: 30 * time.Millisecond},
+			during: func(t *testing.T, w *world) {
+				w.waitStatus(t, id, events.Cancelled)
+				w.stock.setDown(false)
+			},
+			status: events.Cancelled, reason: events.CatalogUnavailable,
+			history: []string{events.Submitted, events.AwaitingStock, events.Cancelled},
+			stock:   5, hold: "released",
+		},
+		{
+			name: "paid, then shipped",
+			during: func(t *testing.T, w *world) {
+				w.waitStatus(t, id, events.Paid)
+				require.NoError(t, w.client.RaiseEvent(context.Background(), id, shipEvent))
+			},
+			status:  events.Shipped,
+			history: []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid, events.Shipped},
+			stock:   3, hold: "committed", paid: 1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			if tc.setup != nil {
+				tc.setup(w)
+			}
+			var during func()
+			if tc.during != nil {
+				during = func() { tc.during(t, w) }
+			}
+			if tc.status == events.Paid {
+				// A paid order waits for "ship": check it, then let it end.
+				inner := during
+				during = func() {
+					if inner != nil {
+						inner()
+					}
+					w.waitStatus(t, id, events.Paid)
+					require.NoError(t, w.client.TerminateWorkflow(context.Background(), id))
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			in := tc.in
+			in.Checkout = checkout(id)
+			in.FirstRetry = time.Millisecond
+			_, err := w.client.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(id), workflow.WithInput(in))
+			require.NoError(t, err)
+			if during != nil {
+				during()
+			}
+			md, err := w.client.WaitForWorkflowCompletion(ctx, id)
+			require.NoError(t, err)
+			require.NotEqual(t, protos.OrchestrationStatus_ORCHESTRATION_STATUS_FAILED, md.RuntimeStatus, "failure: %v", md.FailureDetails)
+
+			o := w.order(t, id)
+			assert.Equal(t, tc.status, o.Status)
+			assert.Equal(t, tc.reason, o.Reason)
+			assert.Equal(t, tc.history, history(o))
+			assert.Equal(t, tc.history, w.bus.statuses(), "every status is published")
+			stock, hold := w.stock.snapshot(id)
+			assert.Equal(t, tc.stock, stock, "stock on the shelf")
+			assert.Equal(t, tc.hold, hold, "catalog's reservation")
+			assert.Equal(t, tc.paid, w.payments.authorized[id], "authorizations")
+			assert.Equal(t, tc.voided, w.payments.voided[id], "voided")
+		})
+	}
+}
+
+// A step re-run after a crash (the engine delivers it again) changes nothing.
+func TestStepsAreIdempotent(t *testing.T) {
+	w := newWorld(t)
+	s := steps{stock: w.stock, payments: w.payments, orders: w.orders, events: w.bus}
+	ctx, c := context.Background(), checkout("order-2")
+	for range 2 {
+		require.NoError(t, s.createOrder(ctx, c, "t0"))
+		status, err := s.reserveStock(ctx, c, "t1")
+		require.NoError(t, err)
+		require.Equal(t, events.StockConfirmed, status)
+		status, err = s.takePayment(ctx, c, "t2")
+		require.NoError(t, err)
+		require.Equal(t, events.Paid, status)
+	}
+	o := w.order(t, "order-2")
+	assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid}, history(o))
+	assert.Equal(t, "t2", o.History[3].At, "a status keeps its first time")
+	stock, hold := w.stock.snapshot("order-2")
+	assert.Equal(t, 3, stock)
+	assert.Equal(t, "committed", hold)
+	assert.Equal(t, 1, w.payments.authorized["order-2"])
+
+	// Giving up on a paid order keeps it paid.
+	status, err := s.giveUp(ctx, c, events.PaymentUnavailable, "t3", true)
+	require.NoError(t, err)
+	assert.Equal(t, events.Paid, status)
+	assert.Equal(t, events.Paid, w.order(t, "order-2").Status)
+	assert.False(t, w.payments.voided["order-2"])
 }

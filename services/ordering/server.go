@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -14,14 +13,14 @@ import (
 )
 
 // NewServer wires ordering's routes.
-func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, orders *orderStore, wf Workflows, grace time.Duration, basket checkoutPlacer) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, orders *orderStore, wf Workflows, settings sagaSettings, basket checkoutPlacer) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{
 		PubsubName: events.PubSub, Topic: events.CheckoutAccepted, Route: "/events/checkout-accepted",
 		DeadLetterTopic: events.DeadLetter(events.CheckoutAccepted)}}, "/events/dead-letter"))).Methods(http.MethodGet)
-	r.Handle("/events/checkout-accepted", onCheckoutAccepted(log, wf, grace)).Methods(http.MethodPost)
-	r.Handle("/events/dead-letter", daprapp.DeadLetterHandler(log)).Methods(http.MethodPost)
+	r.Handle("/events/checkout-accepted", daprapp.Consume(log, startSaga(wf, settings))).Methods(http.MethodPost)
+	r.Handle("/events/dead-letter", daprapp.ConsumeDeadLetters(log, startSaga(wf, settings))).Methods(http.MethodPost)
 	r.Handle("/orders", listOrders(log, orders)).Methods(http.MethodGet)
 	r.Handle("/orders/{id}", getOrder(log, orders)).Methods(http.MethodGet)
 	r.Handle("/orders/{id}/cancel", cancelOrder(log, orders, wf)).Methods(http.MethodPost)

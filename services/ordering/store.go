@@ -89,7 +89,22 @@ func (s *orderStore) Get(ctx context.Context, id string) (Order, string, error) 
 	return o, item.Etag, nil
 }
 
-func (s *orderStore) save(ctx context.Context, o Order, etag string) error {
+// Create stores a new order unless it exists (a re-run step), and lists it
+// for its user and in the recent orders.
+func (s *orderStore) Create(ctx context.Context, o Order) error {
+	if _, _, err := s.Get(ctx, o.ID); errors.Is(err, ErrNotFound) {
+		if err := s.Save(ctx, o, ""); err != nil && !errors.Is(err, errConflict) {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return s.index(ctx, o.UserID, o.ID)
+}
+
+// Save writes o if it is unchanged since it was read with etag (empty: if it
+// does not exist yet); otherwise it returns errConflict.
+func (s *orderStore) Save(ctx context.Context, o Order, etag string) error {
 	data, _ := json.Marshal(o)
 	err := s.dapr.SaveStateWithETag(ctx, s.store, orderKey(o.ID), data, etag, nil, strong()...)
 	if daprapp.IsETagMismatch(err) {

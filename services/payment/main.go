@@ -53,7 +53,7 @@ func run() error {
 	server := grpc.NewServer(grpc.UnaryInterceptor(requireAppToken(cfg.AppToken)))
 	svc := daprgrpc.NewServiceWithGrpcServer(lis, server)
 	p := &payments{store: &cardStore{dapr: client, store: stateStore}, log: log}
-	for name, h := range map[string]handler{"tokenize": p.tokenize, "authorize": p.authorize, "refund": p.refund} {
+	for name, h := range map[string]handler{"tokenize": p.tokenize, "authorize": p.authorize, "void": p.void} {
 		if err := svc.AddServiceInvocationHandler(name, invocation(log, h)); err != nil {
 			return err
 		}

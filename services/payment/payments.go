@@ -36,13 +36,14 @@ type AuthorizeRequest struct {
 }
 
 // Authorization is the outcome of "authorize", stored per order so that a
-// retried call gets the same answer and never charges twice.
+// retried call gets the same answer and never charges twice. A voided one
+// is declined, whether it was approved before or never asked.
 type Authorization struct {
 	OrderID  string      `json:"orderId"`
 	Approved bool        `json:"approved"`
 	Reason   string      `json:"reason,omitempty"`
 	Amount   money.Money `json:"amount"`
-	Refunded bool        `json:"refunded,omitempty"`
+	Voided   bool        `json:"voided,omitempty"`
 }
 
 type payments struct {
@@ -107,29 +108,51 @@ func (p *payments) authorize(ctx context.Context, in []byte) (any, error) {
 	case number == declinedCard:
 		a.Approved, a.Reason = false, "card_declined"
 	}
-	if err := p.store.saveAuthorization(ctx, a); err != nil {
+	// First write wins: if a void got there meanwhile, it stands.
+	if err := p.store.createAuthorization(ctx, a); errors.Is(err, errExists) {
+		prev, _, err := p.store.authorization(ctx, req.OrderID)
+		return prev, err
+	} else if err != nil {
 		return nil, err
 	}
 	p.log.InfoContext(ctx, "authorization", "order", a.OrderID, "approved", a.Approved, "reason", a.Reason)
 	return a, nil
 }
 
-func (p *payments) refund(ctx context.Context, in []byte) (any, error) {
+// void cancels the authorization of an order the checkout saga gave up on.
+// When there is none yet it stores a voided one, so that an authorize still
+// in flight, or sent late, is declined: no money is ever held for an order
+// that was cancelled.
+func (p *payments) void(ctx context.Context, in []byte) (any, error) {
 	var req struct {
 		OrderID string `json:"orderId"`
 	}
 	if err := json.Unmarshal(in, &req); err != nil || req.OrderID == "" {
 		return nil, fmt.Errorf("%w: orderId is required", errInvalid)
 	}
-	a, ok, err := p.store.authorization(ctx, req.OrderID)
-	if err != nil {
-		return nil, err
+	for range 10 {
+		a, etag, ok, err := p.store.authorizationWithETag(ctx, req.OrderID)
+		if err != nil {
+			return nil, err
+		}
+		if ok && a.Voided {
+			return a, nil
+		}
+		if !ok {
+			a = Authorization{OrderID: req.OrderID}
+		}
+		a.Approved, a.Reason, a.Voided = false, "voided", true
+		err = p.store.replaceAuthorization(ctx, a, etag)
+		if errors.Is(err, errExists) {
+			continue // an authorize landed meanwhile: void that one
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.log.InfoContext(ctx, "authorization voided", "order", a.OrderID)
+		return a, nil
 	}
-	if !ok || !a.Approved {
-		return nil, fmt.Errorf("%w: no approved payment for order %s", errInvalid, req.OrderID)
-	}
-	a.Refunded = true
-	return a, p.store.saveAuthorization(ctx, a)
+	return nil, errors.New("void: too much contention")
 }
 
 func randomHex(n int) string {

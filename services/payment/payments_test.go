@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"testing"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -14,20 +16,37 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-// memSidecar is an in-memory stand-in for the state API.
-type memSidecar struct{ kv map[string][]byte }
+// memSidecar is an in-memory stand-in for the state API, with ETags.
+type memSidecar struct {
+	kv   map[string][]byte
+	etag map[string]int
+}
 
 func (m *memSidecar) GetState(_ context.Context, _, key string, _ map[string]string) (*dapr.StateItem, error) {
-	return &dapr.StateItem{Key: key, Value: m.kv[key]}, nil
+	item := &dapr.StateItem{Key: key, Value: m.kv[key]}
+	if v, ok := m.etag[key]; ok {
+		item.Etag = strconv.Itoa(v)
+	}
+	return item, nil
 }
 
 func (m *memSidecar) SaveState(_ context.Context, _, key string, data []byte, _ map[string]string, _ ...dapr.StateOption) error {
 	m.kv[key] = data
+	m.etag[key]++
+	return nil
+}
+
+func (m *memSidecar) SaveStateWithETag(_ context.Context, _, key string, data []byte, etag string, _ map[string]string, _ ...dapr.StateOption) error {
+	if cur, ok := m.etag[key]; ok && etag != strconv.Itoa(cur) || !ok && etag != "" {
+		return errors.New("possible etag mismatch. error from state store")
+	}
+	m.kv[key] = data
+	m.etag[key]++
 	return nil
 }
 
 func newPayments() (*payments, *memSidecar) {
-	side := &memSidecar{kv: map[string][]byte{}}
+	side := &memSidecar{kv: map[string][]byte{}, etag: map[string]int{}}
 	return &payments{store: &cardStore{dapr: side, store: stateStore}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, side
 }
 
@@ -79,12 +98,27 @@ func TestAuthorizeIsIdempotentPerOrder(t *testing.T) {
 	assert.ErrorIs(t, err, errInvalid)
 }
 
-func TestRefund(t *testing.T) {
+func TestVoid(t *testing.T) {
 	p, _ := newPayments()
-	authorize(t, p, "o1", tokenize(t, p, "4242424242424242").Token)
-	out, err := p.refund(context.Background(), []byte(`{"orderId":"o1"}`))
+	token := tokenize(t, p, "4242424242424242").Token
+
+	// An approved authorization is voided; asking again stays declined.
+	require.True(t, authorize(t, p, "o1", token).Approved)
+	out, err := p.void(context.Background(), []byte(`{"orderId":"o1"}`))
 	require.NoError(t, err)
-	assert.True(t, out.(Authorization).Refunded)
-	_, err = p.refund(context.Background(), []byte(`{"orderId":"never"}`))
+	assert.True(t, out.(Authorization).Voided)
+	assert.False(t, authorize(t, p, "o1", token).Approved)
+
+	// A void before any authorization: a late authorize is declined.
+	_, err = p.void(context.Background(), []byte(`{"orderId":"o2"}`))
+	require.NoError(t, err)
+	late := authorize(t, p, "o2", token)
+	assert.False(t, late.Approved)
+	assert.Equal(t, "voided", late.Reason)
+
+	// Voiding twice is harmless.
+	_, err = p.void(context.Background(), []byte(`{"orderId":"o2"}`))
+	require.NoError(t, err)
+	_, err = p.void(context.Background(), []byte(`{}`))
 	assert.ErrorIs(t, err, errInvalid)
 }

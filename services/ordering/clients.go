@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/money"
+)
+
+// The saga's outside parties over Dapr: catalog's reservations (HTTP service
+// invocation), payment's authorizations (a gRPC app, through the SDK) and
+// the event bus.
+
+// catalogStock implements Stock with catalog's /reservations API.
+type catalogStock struct{ invoke *daprapp.Invoker }
+
+type reservationLine struct {
+	ProductID string `json:"productId"`
+	Quantity  int    `json:"quantity"`
+}
+
+type reservationRequest struct {
+	OrderID string            `json:"orderId"`
+	Lines   []reservationLine `json:"lines"`
+}
+
+type reservation struct {
+	Status string `json:"status"` // reserved, rejected, released, committed
+}
+
+func (c catalogStock) Reserve(ctx context.Context, orderID string, lines []events.Line) (bool, error) {
+	req := reservationRequest{OrderID: orderID}
+	for _, l := range lines {
+		req.Lines = append(req.Lines, reservationLine{l.ProductID, l.Quantity})
+	}
+	var res reservation
+	if err := c.call(ctx, "/reservations", req, &res); err != nil {
+		return false, err
+	}
+	return res.Status == "reserved", nil
+}
+
+func (c catalogStock) Commit(ctx context.Context, orderID string) error {
+	return c.call(ctx, "/reservations/"+orderID+"/commit", nil, nil)
+}
+
+func (c catalogStock) Release(ctx context.Context, orderID string) error {
+	return c.call(ctx, "/reservations/"+orderID+"/release", nil, nil)
+}
+
+// call POSTs body to catalog and decodes a 200 answer into out.
+func (c catalogStock) call(ctx context.Context, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.invoke.Do(ctx, "catalog", req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("catalog answered %d to %s", resp.StatusCode, path)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// invoker is what the payment client needs of the Dapr SDK.
+type invoker interface {
+	InvokeMethodWithContent(ctx context.Context, appID, method, verb string, content *dapr.DataContent) ([]byte, error)
+}
+
+// paymentService implements Payments with payment's gRPC methods.
+type paymentService struct{ dapr invoker }
+
+type authorizeRequest struct {
+	OrderID string      `json:"orderId"`
+	Token   string      `json:"token"`
+	Amount  money.Money `json:"amount"`
+}
+
+type authorization struct {
+	Approved bool   `json:"approved"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+func (p paymentService) Authorize(ctx context.Context, orderID, token string, amount money.Money) (bool, error) {
+	var a authorization
+	if err := p.call(ctx, "authorize", authorizeRequest{OrderID: orderID, Token: token, Amount: amount}, &a); err != nil {
+		return false, err
+	}
+	return a.Approved, nil
+}
+
+func (p paymentService) Void(ctx context.Context, orderID string) error {
+	return p.call(ctx, "void", map[string]string{"orderId": orderID}, nil)
+}
+
+func (p paymentService) call(ctx context.Context, method string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	resp, err := p.dapr.InvokeMethodWithContent(ctx, "payment", method, http.MethodPost,
+		&dapr.DataContent{ContentType: "application/json", Data: body})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(resp, out)
+}
+
+// publisher is what the event publisher needs of the Dapr SDK.
+type publisher interface {
+	PublishEvent(ctx context.Context, pubsub, topic string, data any, opts ...dapr.PublishEventOption) error
+}
+
+// busEvents implements Publisher on the event bus.
+type busEvents struct{ dapr publisher }
+
+func (b busEvents) StatusChanged(ctx context.Context, c events.StatusChange) error {
+	return b.dapr.PublishEvent(ctx, events.PubSub, events.OrderStatusChanged, c, dapr.PublishEventWithContentType("application/json"))
+}
