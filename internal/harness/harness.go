@@ -29,6 +29,9 @@ type Options struct {
 	Services []string          // from compose.yaml; empty means all
 	Extra    []compose.Service // test-only apps (e.g. Probe)
 	Env      map[string]string // added to every app's environment
+	// Replicas, when above 1, runs that many replicas of every service of
+	// compose.yaml but the gateway (test apps stay single).
+	Replicas int
 }
 
 // Probe returns a test app that records the events it receives on topics.
@@ -112,6 +115,9 @@ func Start(t testing.TB, opts Options) *runner.System {
 	// Tests run side by side: every port is picked free, 8080 included.
 	for i := range f.Services {
 		f.Services[i].Bindings = nil
+		if opts.Replicas > 1 && f.Services[i].Name != "gateway" && !slices.ContainsFunc(opts.Extra, func(e compose.Service) bool { return e.Name == f.Services[i].Name }) {
+			f.Services[i].Replicas = opts.Replicas
+		}
 	}
 	data, err := os.MkdirTemp("", "bazaar-test-")
 	if err != nil {
@@ -128,7 +134,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 	defer cancel()
 	sys, err := runner.Start(ctx, runner.Options{
 		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin,
-		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: "warn", Logs: &logs, Progress: &logs,
+		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
 	})
 	cleanup := func() {
 		if sys != nil {
@@ -243,4 +249,12 @@ func (b *lockedBuffer) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// logLevel is the sidecars' log level in tests: warn, or BAZAAR_TEST_DAPR_LOG_LEVEL.
+func logLevel() string {
+	if l := os.Getenv("BAZAAR_TEST_DAPR_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "warn"
 }

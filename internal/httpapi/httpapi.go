@@ -30,6 +30,8 @@ type Problem struct {
 	Code   string            `json:"code"`
 	Detail string            `json:"detail,omitempty"`
 	Fields map[string]string `json:"fields,omitempty"`
+	// RequestID is the gateway's X-Request-Id, to find the log lines.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Error is an error with an HTTP status and a stable code, safe to show.
@@ -112,5 +114,5 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(e.Status), Status: e.Status,
-		Code: e.Code, Detail: e.Detail, Fields: e.Fields})
+		Code: e.Code, Detail: e.Detail, Fields: e.Fields, RequestID: r.Header.Get("X-Request-Id")})
 }

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os/exec"
@@ -24,6 +23,7 @@ type process struct {
 	cmd      *exec.Cmd
 	stopping bool
 	restarts int
+	holdFor  time.Duration // the next restart waits this long (an outage)
 	exited   chan struct{} // closed when the supervisor loop ends
 	waitErr  error
 }
@@ -76,8 +76,12 @@ func (p *process) supervise(cmd *exec.Cmd) {
 		if time.Since(started) > time.Minute {
 			backoff = 250 * time.Millisecond
 		}
-		fmt.Fprintf(p.events, "%s crashed (%s); restarting in %s\n", p.name, exitText(err), backoff)
-		time.Sleep(backoff)
+		p.mu.Lock()
+		wait := max(backoff, p.holdFor)
+		p.holdFor = 0
+		p.mu.Unlock()
+		fmt.Fprintf(p.events, "%s crashed (%s); restarting in %s\n", p.name, exitText(err), wait)
+		time.Sleep(wait)
 		backoff = min(backoff*2, 15*time.Second)
 		p.mu.Lock()
 		if p.stopping {
@@ -126,6 +130,15 @@ func (p *process) kill() error {
 	return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 }
 
+// killFor ends the child abruptly and keeps it down for at least d before
+// the supervisor restarts it, as an outage would.
+func (p *process) killFor(d time.Duration) error {
+	p.mu.Lock()
+	p.holdFor = d
+	p.mu.Unlock()
+	return p.kill()
+}
+
 func (p *process) pid() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -148,15 +161,6 @@ func (p *process) running() bool {
 		return false
 	default:
 		return true
-	}
-}
-
-func (p *process) waitExit(ctx context.Context) error {
-	select {
-	case <-p.exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +111,16 @@ func (a *App) Restarts() int { return a.app.restartCount() }
 
 // KillApp ends the app process as a crash would; the runner restarts it.
 func (a *App) KillApp() error { return a.app.kill() }
+
+// KillAppFor ends the app process and keeps it down for d, as an outage of
+// the service would; then the runner starts it again.
+func (a *App) KillAppFor(d time.Duration) error { return a.app.killFor(d) }
+
+// KillSidecar ends the sidecar (daprd) as a crash would; the runner restarts it.
+func (a *App) KillSidecar() error { return a.dapr.kill() }
+
+// SidecarRestarts counts how often the sidecar was restarted after a crash.
+func (a *App) SidecarRestarts() int { return a.dapr.restartCount() }
 
 // StopApp stops the app process for good (its sidecar keeps running), as
 // an outage of the service would.
@@ -739,16 +748,46 @@ func (s *System) App(service string) *App {
 	return nil
 }
 
-// PIDs lists every child process the runner has now.
-func (s *System) PIDs() []int {
-	var pids []int
+// Replicas returns every replica of the named service.
+func (s *System) Replicas(service string) []*App {
+	var out []*App
+	for _, a := range s.Apps {
+		if a.Service == service {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// KillInfra ends a control-plane process or server ("scheduler",
+// "placement", "sentry", "redis", "postgres") as a crash would; the runner
+// restarts it.
+func (s *System) KillInfra(name string) error {
 	for _, p := range s.infra {
-		pids = append(pids, p.pid())
+		if p.name == name {
+			return p.kill()
+		}
+	}
+	return fmt.Errorf("no %s in this system", name)
+}
+
+// Crashes counts the restarts of every process the runner supervises: apps,
+// sidecars, the control plane and the servers.
+func (s *System) Crashes() map[string]int {
+	out := map[string]int{}
+	for _, p := range s.infra {
+		if n := p.restartCount(); n > 0 {
+			out[p.name] = n
+		}
 	}
 	for _, a := range s.Apps {
-		pids = append(pids, a.app.pid(), a.dapr.pid())
+		for _, p := range []*process{a.app, a.dapr} {
+			if n := p.restartCount(); n > 0 {
+				out[p.name] = n
+			}
+		}
 	}
-	return slices.DeleteFunc(pids, func(p int) bool { return p == 0 })
+	return out
 }
 
 // Stop ends everything in order: sidecars and apps first, then placement and

@@ -130,7 +130,7 @@ func (s *productStore) reserve(ctx context.Context, orderID string, lines []Rese
 
 // settle releases (stock back on the shelf) or commits a reservation, once.
 func (s *productStore) settle(ctx context.Context, orderID, to string) (Reservation, error) {
-	r, ok, err := s.reservation(ctx, orderID)
+	r, etag, ok, err := s.reservationWithETag(ctx, orderID)
 	if errors.Is(err, ErrInsufficientStock) || err == nil && ok && r.Status != reserved {
 		return r, nil // settled before, or never held anything
 	}
@@ -155,7 +155,9 @@ func (s *productStore) settle(ctx context.Context, orderID, to string) (Reservat
 		return Reservation{}, err
 	}
 	r.Status = to
-	return r, s.saveReservation(ctx, r)
+	// Two settles at once: the holds are dropped once (dropHolds skips
+	// products without the hold); the ETag keeps the first status.
+	return r, s.saveReservation(ctx, r, etag)
 }
 
 // dropHolds removes the order's holds from its products, putting the stock
@@ -225,30 +227,39 @@ func (s *productStore) createReservation(ctx context.Context, r Reservation) err
 	return fmt.Errorf("save reservation: %w", err)
 }
 
-func (s *productStore) saveReservation(ctx context.Context, r Reservation) error {
+// saveReservation replaces the order's reservation if it is still the one
+// read with etag. (On Redis, a key created with first-write can only be
+// changed with its ETag.)
+func (s *productStore) saveReservation(ctx context.Context, r Reservation, etag string) error {
 	data, _ := json.Marshal(r)
-	if err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, "", nil); err != nil {
+	if err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, etag, nil,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)); err != nil {
 		return fmt.Errorf("save reservation: %w", err)
 	}
 	return nil
 }
 
 func (s *productStore) reservation(ctx context.Context, orderID string) (Reservation, bool, error) {
+	r, _, ok, err := s.reservationWithETag(ctx, orderID)
+	return r, ok, err
+}
+
+func (s *productStore) reservationWithETag(ctx context.Context, orderID string) (Reservation, string, bool, error) {
 	item, err := s.dapr.GetState(ctx, s.store, reservationKey(orderID), nil)
 	if err != nil {
-		return Reservation{}, false, fmt.Errorf("read reservation: %w", err)
+		return Reservation{}, "", false, fmt.Errorf("read reservation: %w", err)
 	}
 	if len(item.Value) == 0 {
-		return Reservation{}, false, nil
+		return Reservation{}, "", false, nil
 	}
 	var r Reservation
 	if err := json.Unmarshal(item.Value, &r); err != nil {
-		return Reservation{}, false, err
+		return Reservation{}, "", false, err
 	}
 	if r.Status == rejected {
-		return r, true, ErrInsufficientStock
+		return r, item.Etag, true, ErrInsufficientStock
 	}
-	return r, true, nil
+	return r, item.Etag, true, nil
 }
 
 // sleep backs off with jitter so that contending reservations spread out.

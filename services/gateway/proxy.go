@@ -137,11 +137,32 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 				httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the body is too large"))
 				return
 			}
+			if r.Context().Err() != nil {
+				return // the client hung up: nobody to answer, nothing to report
+			}
 			log.WarnContext(r.Context(), "upstream failed", "app", to.app, "err", err)
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusBadGateway, "upstream_unavailable", "the %s service did not answer", to.app))
 			return
 		}
 		defer resp.Body.Close()
+		// The whole answer is read before anything is sent: an app that dies
+		// mid-answer must give the client an error, never a 2xx with part
+		// of a body (or none).
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+		if err != nil && r.Context().Err() != nil {
+			return // the client hung up
+		}
+		if err != nil || len(body) > maxResponse {
+			log.WarnContext(r.Context(), "upstream answer broken", "app", to.app, "status", resp.StatusCode, "bytes", len(body), "err", err)
+			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusBadGateway, "upstream_broken", "the %s service did not answer completely", to.app))
+			return
+		}
+		if e := upstreamError(resp, body, to.app); e != nil {
+			log.WarnContext(r.Context(), "upstream failed", "app", to.app, "status", resp.StatusCode, "body", truncate(body, 300))
+			w.Header().Set("Cache-Control", "no-store")
+			httpapi.Fail(w, r, log, e)
+			return
+		}
 		for _, h := range forwardResponse {
 			if v := resp.Header.Values(h); len(v) > 0 {
 				w.Header()[h] = v
@@ -157,8 +178,42 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 			}
 		}
 		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
+		_, _ = w.Write(body)
 	})
+}
+
+// maxResponse is the largest answer the gateway relays (pages, files, JSON).
+const maxResponse = 8 << 20
+
+// upstreamError returns the problem to answer instead of a failed upstream
+// answer, or nil to relay it. The services' own problems and error pages are
+// safe to show; anything else at 5xx comes from the sidecars (Dapr's error
+// JSON names hosts, ports and paths) or from a crash, and is replaced by a
+// problem with a stable code: the client learns which service failed, the
+// log keeps the detail.
+func upstreamError(resp *http.Response, body []byte, app string) *httpapi.Error {
+	if resp.StatusCode < 500 {
+		return nil
+	}
+	ct := resp.Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "application/problem+json") || strings.HasPrefix(ct, "text/html") {
+		return nil
+	}
+	switch resp.StatusCode {
+	case http.StatusServiceUnavailable:
+		return httpapi.Errorf(http.StatusServiceUnavailable, "upstream_unavailable", "the %s service is unavailable; try again shortly", app)
+	case http.StatusGatewayTimeout:
+		return httpapi.Errorf(http.StatusGatewayTimeout, "upstream_timeout", "the %s service did not answer in time", app)
+	default:
+		return httpapi.Errorf(http.StatusBadGateway, "upstream_failed", "the %s service failed; try again shortly", app)
+	}
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
 }
 
 // cookiesFor returns the browser's cookies that app may see: a service sees

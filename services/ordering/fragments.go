@@ -305,6 +305,8 @@ func reasonText(r string) string {
 		return "Some items sold out before we could set them aside. Nothing was charged."
 	case events.UserCancelled:
 		return "You cancelled this order."
+	case events.CatalogUnavailable, events.PaymentUnavailable:
+		return "We could not complete this order because part of our shop was unavailable. Nothing was charged; please try again."
 	}
 	return r
 }

@@ -285,7 +285,7 @@ func TestCheckoutSaga(t *testing.T) {
 					http.Header{"Dapr-Api-Token": {s.from.APIToken}}, `{"orderId":"poison-1","lines":"not a list"}`)
 				require.Equal(t, http.StatusNoContent, status, "%s", body)
 				dlq := sys.App("dead-letters")
-				// Deliveries are retried for about 30 s first (resiliency.yaml).
+				// Deliveries are retried for about 11 s first (resiliency.yaml).
 				harness.Eventually(t, 60*time.Second, func() error {
 					_, _, body := harness.Call(t, http.MethodGet, dlq.AppURL()+"/received", http.Header{"Dapr-Api-Token": {dlq.AppToken}}, "")
 					if !strings.Contains(string(body), "poison-1") {

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/runner"
+)
+
+// Faults: the processes that move a checkout's data are killed at the worst
+// moments, with real sidecars, brokers and stores, and every order is
+// counted: each accepted checkout becomes exactly one order in its right
+// final state, stock is taken once, and at most one authorization exists.
+
+// storedAuthorization reads payment's record for an order straight from its store,
+// through payment's own sidecar.
+func storedAuthorization(t *testing.T, sys *runner.System, orderID string) (approved, voided, exists bool) {
+	t.Helper()
+	p := sys.App("payment")
+	status, _, body := harness.Call(t, http.MethodGet, p.SidecarURL()+"/v1.0/state/payment-store/authorization:"+orderID,
+		http.Header{"Dapr-Api-Token": {p.APIToken}}, "")
+	require.Contains(t, []int{200, 204}, status, "%s", body)
+	if status == 204 || len(body) == 0 {
+		return false, false, false
+	}
+	var a struct{ Approved, Voided bool }
+	require.NoError(t, json.Unmarshal(body, &a))
+	return a.Approved, a.Voided, true
+}
+
+// TestCheckoutsSurviveOrderingOutages places checkouts while ordering's
+// sidecar restarts, and while the ordering app is down for 10 s: the events
+// wait in the broker and every accepted checkout becomes a paid order.
+func TestCheckoutsSurviveOrderingOutages(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: backends,
+				Extra: []compose.Service{harness.Probe("gateway")},
+				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
+			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
+			s.setStock("headlamp", 1000)
+			ordering := sys.App("ordering")
+
+			for _, outage := range []struct {
+				name  string
+				cause func() error
+			}{
+				{"sidecar killed", ordering.KillSidecar},
+				{"app down for 10 s", func() error { return ordering.KillAppFor(10 * time.Second) }},
+			} {
+				t.Run(outage.name, func(t *testing.T) {
+					s := shop{t: t, sys: sys, from: s.from, users: s.users}
+					const n = 8
+					users := make([]string, n)
+					for i := range users {
+						users[i] = fmt.Sprintf("%s-%d", outage.name, i)
+						s.add(users[i], "headlamp", 1)
+					}
+					before, _ := s.stock("headlamp")
+					require.NoError(t, outage.cause())
+					ids := make([]string, n)
+					var wg sync.WaitGroup
+					for i, u := range users {
+						wg.Go(func() { ids[i] = s.checkout(u, "outage-"+u, approve) })
+					}
+					wg.Wait()
+					for i, id := range ids {
+						o := s.waitWithin(2*time.Minute, users[i], id, events.Paid, events.Cancelled)
+						assert.Equal(t, events.Paid, o.Status, "order %s", id)
+					}
+					after, _ := s.stock("headlamp")
+					assert.Equal(t, before-n, after, "stock taken once per order")
+				})
+			}
+		})
+	}
+}
+
+// crashCase kills one process when an order reaches a point of the saga.
+type crashCase struct {
+	victim string // an app, "<app>-sidecar", "scheduler" or "placement"
+	at     string // the order status that triggers the kill
+}
+
+func (c crashCase) String() string { return c.victim + " at " + c.at }
+
+// crashCases: every process the saga depends on, killed during the grace
+// period (submitted), in the stock step (awaiting_stock) and between the
+// stock and payment steps (stock_confirmed).
+func crashCases() []crashCase {
+	var out []crashCase
+	for _, victim := range []string{"ordering", "ordering-sidecar", "catalog", "payment", "scheduler", "placement"} {
+		for _, at := range []string{events.Submitted, events.AwaitingStock, events.StockConfirmed} {
+			out = append(out, crashCase{victim, at})
+		}
+	}
+	return out
+}
+
+func (c crashCase) kill(sys *runner.System) error {
+	switch c.victim {
+	case "scheduler", "placement":
+		return sys.KillInfra(c.victim)
+	case "ordering-sidecar":
+		return sys.App("ordering").KillSidecar()
+	default:
+		return sys.App(c.victim).KillApp()
+	}
+}
+
+// TestSagaCrashMatrix kills each process the saga depends on at each point
+// of the saga, one order per case: the order reaches its final state soon
+// after the process is back, is paid once, and stock and authorizations are
+// exact. BAZAAR_CRASH_ROUNDS repeats the matrix (`make crash` runs 10).
+func TestSagaCrashMatrix(t *testing.T) {
+	rounds := 1
+	if v := os.Getenv("BAZAAR_CRASH_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "BAZAAR_CRASH_ROUNDS")
+		rounds = n
+	}
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: backends,
+				Extra: []compose.Service{harness.Probe("gateway")},
+				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "1s"}})
+			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
+			s.setStock("wool-blanket", 1000)
+			var slowest time.Duration
+			for round := range rounds {
+				for _, c := range crashCases() {
+					t.Run(fmt.Sprintf("%d/%s", round, c), func(t *testing.T) {
+						s := shop{t: t, sys: sys, from: s.from, users: s.users}
+						user := fmt.Sprintf("crash-%d-%s-%s", round, c.victim, c.at)
+						s.add(user, "wool-blanket", 1)
+						before, _ := s.stock("wool-blanket")
+						id := s.checkout(user, user, approve)
+						// Poll the order through ordering's own API until it
+						// reaches the point, then kill.
+						harness.Eventually(t, 30*time.Second, func() error {
+							o, status := s.order(user, id)
+							if _, ok := o.step(c.at); status == 200 && ok {
+								return nil
+							}
+							return fmt.Errorf("order %s is %q (%d), waiting for %s", id, o.Status, status, c.at)
+						})
+						killed := time.Now()
+						require.NoError(t, c.kill(sys))
+						o := s.waitWithin(90*time.Second, user, id, events.Paid, events.Cancelled)
+						took := time.Since(killed)
+						slowest = max(slowest, took)
+						assert.Equal(t, events.Paid, o.Status)
+						assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid}, statuses(o))
+						// Back within about a second; final within 15 s of that.
+						assert.Less(t, took, 16*time.Second, "final %s after the kill", took)
+						harness.Eventually(t, 30*time.Second, func() error {
+							if after, _ := s.stock("wool-blanket"); after != before-1 {
+								return fmt.Errorf("stock %d, want %d", after, before-1)
+							}
+							return nil
+						})
+						approved, voided, exists := storedAuthorization(t, sys, id)
+						assert.True(t, exists && approved && !voided, "one approved authorization")
+					})
+				}
+			}
+			t.Logf("%s: slowest order from kill to final status: %s", profile, slowest)
+			// Only what the test killed restarted: nothing else crashed.
+			for name, n := range sys.Crashes() {
+				assert.Contains(t, []string{"ordering", "ordering-dapr", "catalog", "payment", "scheduler", "placement"}, name, "%s restarted %d times", name, n)
+			}
+		})
+	}
+}
+
+// TestSagaGivesUpWhenPaymentStaysDown keeps payment down past the saga's
+// step budget: the order is cancelled with payment_unavailable, its stock
+// goes back, and once payment is back the authorization is voided.
+func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: backends,
+				Extra: []compose.Service{harness.Probe("gateway")},
+				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s", "ORDERING_STEP_BUDGET": "5s"}})
+			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
+			s.add("pat", "insulated-bottle", 2)
+			before, _ := s.stock("insulated-bottle")
+			require.NoError(t, sys.App("payment").KillAppFor(20*time.Second))
+			id := s.checkout("pat", "payment-down-1", approve)
+			o := s.waitWithin(60*time.Second, "pat", id, events.Paid, events.Cancelled)
+			assert.Equal(t, events.Cancelled, o.Status)
+			assert.Equal(t, events.PaymentUnavailable, o.Reason)
+			assert.NotContains(t, statuses(o), events.Paid)
+			harness.Eventually(t, 30*time.Second, func() error {
+				if after, _ := s.stock("insulated-bottle"); after != before {
+					return fmt.Errorf("stock %d, want %d back", after, before)
+				}
+				return nil
+			})
+			// Payment comes back after 20 s: the compensation voids.
+			harness.Eventually(t, 90*time.Second, func() error {
+				if _, voided, _ := storedAuthorization(t, sys, id); !voided {
+					return fmt.Errorf("authorization of %s not voided yet", id)
+				}
+				return nil
+			})
+			approved, _, _ := storedAuthorization(t, sys, id)
+			assert.False(t, approved)
+		})
+	}
+}
