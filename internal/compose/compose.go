@@ -89,6 +89,9 @@ type ServiceDapr struct {
 	HTTPPort    int    `yaml:"http-port"`
 	GRPCPort    int    `yaml:"grpc-port"`
 	MetricsPort int    `yaml:"metrics-port"`
+	// AppHealthCheck: the sidecar probes the app's health path (default
+	// true for HTTP apps) and stops delivering events while it fails.
+	AppHealthCheck *bool `yaml:"app-health-check"`
 }
 
 // Error is a problem in the file, located by line and field path.

@@ -87,4 +87,3 @@ func panics(out string) string {
 	}
 	return b.String()
 }
-

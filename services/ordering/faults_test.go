@@ -55,18 +55,18 @@ func TestCheckoutsSurviveOrderingOutages(t *testing.T) {
 			ordering := sys.App("ordering")
 
 			for _, outage := range []struct {
-				name  string
-				cause func() error
+				name, slug string
+				cause      func() error
 			}{
-				{"sidecar killed", ordering.KillSidecar},
-				{"app down for 10 s", func() error { return ordering.KillAppFor(10 * time.Second) }},
+				{"sidecar killed", "sidecar", ordering.KillSidecar},
+				{"app down for 10 s", "app-down", func() error { return ordering.KillAppFor(10 * time.Second) }},
 			} {
 				t.Run(outage.name, func(t *testing.T) {
 					s := shop{t: t, sys: sys, from: s.from, users: s.users}
 					const n = 8
 					users := make([]string, n)
 					for i := range users {
-						users[i] = fmt.Sprintf("%s-%d", outage.name, i)
+						users[i] = fmt.Sprintf("%s-%s-%d", profile, outage.slug, i)
 						s.add(users[i], "headlamp", 1)
 					}
 					before, _ := s.stock("headlamp")
