@@ -13,7 +13,7 @@ endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run test bench fuzz dapr deps check generate htmx clean
+.PHONY: run test bench crash fuzz dapr deps check generate htmx clean
 
 ## run: build what is missing and start every service (embedded profile)
 run: dapr
@@ -27,6 +27,11 @@ test: dapr deps check
 ## bench: the measured figures in docs/benchmarks.md
 bench: dapr deps
 	go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
+
+## crash: the saga crash matrix 10 times in a row, both profiles (about 40 minutes)
+CRASH_ROUNDS ?= 10
+crash: dapr deps
+	BAZAAR_CRASH_ROUNDS=$(CRASH_ROUNDS) go test -count=1 -timeout 90m -run 'TestSagaCrashMatrix' -v ./services/ordering | tee crash.out | grep -E '^\s*--- |slowest|^(ok|FAIL)'
 
 ## fuzz: run each request-decoder fuzzer for FUZZTIME (new crashers land in testdata/fuzz)
 FUZZTIME ?= 30s

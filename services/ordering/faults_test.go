@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -89,6 +90,10 @@ func TestCheckoutsSurviveOrderingOutages(t *testing.T) {
 	}
 }
 
+// schedulerLease is how long a restarted scheduler waits for its killed
+// predecessor's leadership lease to expire before it serves jobs.
+const schedulerLease = 21 * time.Second
+
 // crashCase kills one process when an order reaches a point of the saga.
 type crashCase struct {
 	victim string // an app, "<app>-sidecar", "scheduler" or "placement"
@@ -102,7 +107,7 @@ func (c crashCase) String() string { return c.victim + " at " + c.at }
 // stock and payment steps (stock_confirmed).
 func crashCases() []crashCase {
 	var out []crashCase
-	for _, victim := range []string{"ordering", "ordering-sidecar", "catalog", "payment", "scheduler", "placement"} {
+	for _, victim := range []string{"ordering", "ordering-sidecar", "catalog", "payment", "placement", "scheduler"} {
 		for _, at := range []string{events.Submitted, events.AwaitingStock, events.StockConfirmed} {
 			out = append(out, crashCase{victim, at})
 		}
@@ -151,7 +156,7 @@ func TestSagaCrashMatrix(t *testing.T) {
 						id := s.checkout(user, user, approve)
 						// Poll the order through ordering's own API until it
 						// reaches the point, then kill.
-						harness.Eventually(t, 30*time.Second, func() error {
+						harness.Eventually(t, 60*time.Second, func() error {
 							o, status := s.order(user, id)
 							if _, ok := o.step(c.at); status == 200 && ok {
 								return nil
@@ -165,8 +170,17 @@ func TestSagaCrashMatrix(t *testing.T) {
 						slowest = max(slowest, took)
 						assert.Equal(t, events.Paid, o.Status)
 						assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Paid}, statuses(o))
-						// Back within about a second; final within 15 s of that.
-						assert.Less(t, took, 16*time.Second, "final %s after the kill", took)
+						// Every process is back within about a second, and the
+						// order final within 15 s of that. The scheduler is
+						// the exception: a restarted scheduler serves no job
+						// until the leadership lease its killed self held in
+						// etcd expires, a fixed 20 s in go-etcd-cron v0.9.1.
+						limit := 16 * time.Second
+						if c.victim == "scheduler" {
+							limit += schedulerLease
+						}
+						assert.Less(t, took, limit, "final %s after the kill", took)
+						waitHealthy(t, sys)
 						harness.Eventually(t, 30*time.Second, func() error {
 							if after, _ := s.stock("wool-blanket"); after != before-1 {
 								return fmt.Errorf("stock %d, want %d", after, before-1)
@@ -221,6 +235,37 @@ func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
 			})
 			approved, _, _ := storedAuthorization(t, sys, id)
 			assert.False(t, approved)
+		})
+	}
+}
+
+// waitHealthy waits until every app and sidecar answers its health check.
+func waitHealthy(t *testing.T, sys *runner.System) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	answers := func(url string, want int) error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("%s answers %d", url, resp.StatusCode)
+		}
+		return nil
+	}
+	for _, a := range sys.Apps {
+		harness.Eventually(t, 60*time.Second, func() error {
+			if a.Protocol == "http" {
+				if err := answers(a.AppURL()+"/healthz", 200); err != nil {
+					return err
+				}
+			} else if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.AppPort), time.Second); err != nil {
+				return err
+			} else {
+				c.Close()
+			}
+			return answers(a.SidecarURL()+"/v1.0/healthz", 204)
 		})
 	}
 }
