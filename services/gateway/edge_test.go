@@ -120,3 +120,62 @@ func TestBodyLimit(t *testing.T) {
 	h.ServeHTTP(w, r)
 	assert.Equal(t, http.StatusOK, w.Code)
 }
+
+// answerInvoker answers every call with one canned response.
+type answerInvoker struct{ resp func() *http.Response }
+
+func (f answerInvoker) Do(context.Context, string, *http.Request) (*http.Response, error) {
+	return f.resp(), nil
+}
+
+// brokenBody fails after a few bytes, as an app killed mid-answer does.
+type brokenBody struct{ sent bool }
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.sent {
+		return 0, io.ErrUnexpectedEOF
+	}
+	b.sent = true
+	return copy(p, `{"id":"o1","sta`), nil
+}
+func (b *brokenBody) Close() error { return nil }
+
+func TestUpstreamErrorsAreReplaced(t *testing.T) {
+	noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
+	daprError := `{"errorCode":"ERR_DIRECT_INVOKE","message":"failed to invoke, id: ordering, err: Get \"http://127.0.0.1:38593/orders/x\": connection refused"}`
+	cases := []struct {
+		name    string
+		resp    func() *http.Response
+		status  int
+		code    string
+		relayed bool
+	}{
+		{"the sidecar's own error", func() *http.Response {
+			return &http.Response{StatusCode: 500, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(daprError))}
+		}, 502, "upstream_failed", false},
+		{"a timeout", func() *http.Response {
+			return &http.Response{StatusCode: 504, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(daprError))}
+		}, 504, "upstream_timeout", false},
+		{"an answer cut off", func() *http.Response {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: &brokenBody{}}
+		}, 502, "upstream_broken", false},
+		{"the service's own problem", func() *http.Response {
+			return &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {"application/problem+json"}},
+				Body: io.NopCloser(strings.NewReader(`{"status":503,"code":"busy"}`))}
+		}, 503, "busy", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), answerInvoker{tc.resp}, noKeys, newRateLimiter(10, 10))
+			w := do(h, http.MethodGet, "/api/ordering/orders/x", nil)
+			assert.Equal(t, tc.status, w.Code)
+			assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
+			assert.Contains(t, w.Body.String(), `"code":"`+tc.code+`"`)
+			assert.NotContains(t, w.Body.String(), "127.0.0.1")
+			assert.NotContains(t, w.Body.String(), "ERR_DIRECT_INVOKE")
+			if !tc.relayed {
+				assert.Contains(t, w.Body.String(), `"requestId":"`+w.Header().Get("X-Request-Id")+`"`)
+			}
+		})
+	}
+}
