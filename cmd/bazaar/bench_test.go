@@ -41,8 +41,16 @@ func BenchmarkStart(b *testing.B) {
 			require.NoError(b, err)
 			sidecarDirty, pss = sidecarDirty+d, pss+p
 		}
+		var controlDirty int64
+		for _, name := range []string{"sentry", "placement", "scheduler"} {
+			d, _, err := harness.Memory(sys.InfraPIDs()[name])
+			require.NoError(b, err, name)
+			controlDirty += d
+		}
 		pairs := float64(len(sys.Apps))
 		const mb = 1 << 20
+		b.ReportMetric(float64(controlDirty)/mb, "control-plane-private-MB")
+		b.ReportMetric(float64(appDirty+sidecarDirty+controlDirty)/pairs/mb, "private-MB/pair-with-control-plane")
 		b.ReportMetric(float64(appDirty)/pairs/mb, "app-private-MB/pair")
 		b.ReportMetric(float64(sidecarDirty)/pairs/mb, "sidecar-private-MB/pair")
 		b.ReportMetric(float64(appDirty+sidecarDirty)/pairs/mb, "private-MB/pair")

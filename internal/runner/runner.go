@@ -759,6 +759,16 @@ func (s *System) Replicas(service string) []*App {
 	return out
 }
 
+// InfraPIDs returns the process id of each control-plane process and server
+// the runner started ("sentry", "placement", "scheduler", "redis", …).
+func (s *System) InfraPIDs() map[string]int {
+	out := map[string]int{}
+	for _, p := range s.infra {
+		out[p.name] = p.pid()
+	}
+	return out
+}
+
 // KillInfra ends a control-plane process or server ("scheduler",
 // "placement", "sentry", "redis", "postgres") as a crash would; the runner
 // restarts it.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -86,4 +88,121 @@ func panics(out string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestNoEmptySuccessWhileServicesDie reads an order and writes a basket
+// through the gateway from 8 clients while the owning apps and their
+// sidecars are killed again and again. Every answer keeps the contract: a
+// 2xx carries its whole JSON body, anything else is a problem with a stable
+// code and no internal detail.
+func TestNoEmptySuccessWhileServicesDie(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			sys := harness.Start(t, harness.Options{Profile: profile,
+				Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "GATEWAY_RATE_PER_SECOND": "100000"}})
+			base := sys.App("gateway").AppURL()
+			users := harness.NewUsers(sys)
+			token := users.Token(t, "kim")
+			auth := http.Header{"Authorization": {"Bearer " + token}}
+			harness.Eventually(t, 30*time.Second, func() error {
+				if status, _, body := harness.Call(t, http.MethodPut, base+"/api/basket/items/headlamp", auth, `{"quantity":1}`); status != 200 {
+					return fmt.Errorf("%d %s", status, body)
+				}
+				return nil
+			})
+			h := http.Header{"Authorization": auth["Authorization"], "Idempotency-Key": {"gateway-faults-" + profile}}
+			status, _, body := harness.Call(t, http.MethodPost, base+"/api/basket/checkout", h,
+				`{"shippingAddress":{"name":"K","street":"1 St","city":"C","postalCode":"1","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/30","cvc":"123"}}`)
+			require.Equal(t, http.StatusAccepted, status, "%s", body)
+			var placed struct{ OrderID string }
+			require.NoError(t, json.Unmarshal(body, &placed))
+
+			// check returns what is wrong with an answer, or "".
+			check := func(status int, header http.Header, body []byte, field, want string) string {
+				if status >= 200 && status < 300 {
+					var v map[string]any
+					if err := json.Unmarshal(body, &v); err != nil {
+						return fmt.Sprintf("%d with a body that is not JSON (%d bytes): %v", status, len(body), err)
+					}
+					if got := fmt.Sprint(v[field]); want != "" && got != want || v[field] == nil {
+						return fmt.Sprintf("%d without %s in %s", status, field, body)
+					}
+					return ""
+				}
+				if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+					return fmt.Sprintf("%d as %q: %s", status, ct, body)
+				}
+				var p struct{ Code string }
+				if json.Unmarshal(body, &p) != nil || p.Code == "" {
+					return fmt.Sprintf("%d problem without a code: %s", status, body)
+				}
+				for _, leak := range []string{"127.0.0.1", "ERR_", "rpc error", "dial tcp"} {
+					if strings.Contains(string(body), leak) {
+						return fmt.Sprintf("%d leaks %q: %s", status, leak, body)
+					}
+				}
+				return ""
+			}
+
+			var mu sync.Mutex
+			counts := map[string]int{}
+			var problems []string
+			record := func(what string, status int, problem string) {
+				mu.Lock()
+				defer mu.Unlock()
+				counts[fmt.Sprintf("%s %d", what, status)]++
+				if problem != "" && len(problems) < 20 {
+					problems = append(problems, what+": "+problem)
+				}
+			}
+			client := &http.Client{Timeout: 15 * time.Second}
+			send := func(method, path, body string) (int, http.Header, []byte, error) {
+				req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					return 0, nil, nil, err
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				return resp.StatusCode, resp.Header, b, err
+			}
+			deadline := time.Now().Add(12 * time.Second)
+			var wg sync.WaitGroup
+			for c := range 8 {
+				wg.Go(func() {
+					for time.Now().Before(deadline) {
+						if c%2 == 0 {
+							status, h, b, err := send(http.MethodGet, "/api/ordering/orders/"+placed.OrderID, "")
+							if err != nil {
+								record("read", 0, err.Error())
+								continue
+							}
+							record("read", status, check(status, h, b, "id", placed.OrderID))
+						} else {
+							status, h, b, err := send(http.MethodPut, "/api/basket/items/headlamp", `{"quantity":2}`)
+							if err != nil {
+								record("write", 0, err.Error())
+								continue
+							}
+							record("write", status, check(status, h, b, "items", ""))
+						}
+					}
+				})
+			}
+			// Kill the owners, app and sidecar by turns, every 1.5 s.
+			kills := []func() error{sys.App("ordering").KillApp, sys.App("basket").KillApp,
+				sys.App("ordering").KillSidecar, sys.App("basket").KillSidecar}
+			for i := 0; time.Now().Before(deadline.Add(-time.Second)); i++ {
+				time.Sleep(1500 * time.Millisecond)
+				require.NoError(t, kills[i%len(kills)]())
+			}
+			wg.Wait()
+			t.Logf("%s: answers %v", profile, counts)
+			assert.Empty(t, problems)
+			ok := counts["read 200"] + counts["write 200"]
+			assert.Greater(t, ok, 100, "some answers went through")
+		})
+	}
 }

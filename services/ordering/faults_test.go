@@ -210,12 +210,15 @@ func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
 			t.Parallel()
 			sys := harness.Start(t, harness.Options{Profile: profile, Services: backends,
 				Extra: []compose.Service{harness.Probe("gateway")},
-				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s", "ORDERING_STEP_BUDGET": "5s"}})
+				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "2s", "ORDERING_STEP_BUDGET": "5s"}})
 			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
 			s.add("pat", "insulated-bottle", 2)
 			before, _ := s.stock("insulated-bottle")
-			require.NoError(t, sys.App("payment").KillAppFor(20*time.Second))
+			// Payment goes down once the checkout is accepted (basket needs
+			// it to tokenize the card), during the grace period.
 			id := s.checkout("pat", "payment-down-1", approve)
+			s.waitFor("pat", id, events.Submitted)
+			require.NoError(t, sys.App("payment").KillAppFor(20*time.Second))
 			o := s.waitWithin(60*time.Second, "pat", id, events.Paid, events.Cancelled)
 			assert.Equal(t, events.Cancelled, o.Status)
 			assert.Equal(t, events.PaymentUnavailable, o.Reason)
