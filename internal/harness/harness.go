@@ -89,6 +89,11 @@ func buildApps(f *compose.File) (string, error) {
 // prints the tail of every process's log.
 func Start(t testing.TB, opts Options) *runner.System {
 	t.Helper()
+	if testing.Short() {
+		// `go test -short ./...` is the unit tests alone, for a machine
+		// without the Dapr binaries; `make test` runs everything.
+		t.Skip("integration test with real sidecars: run without -short")
+	}
 	root := Root()
 	f, err := compose.Load(filepath.Join(root, "compose.yaml"))
 	if err != nil {

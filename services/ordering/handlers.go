@@ -28,19 +28,28 @@ type workflows struct{ client *workflow.Client }
 
 // Start schedules the saga for an order unless it already runs: the order id
 // is the instance id, so a redelivered event is a no-op.
+//
+// An instance can also exist without ever running: Dapr 1.16.0 stores a new
+// instance before it asks the scheduler for the reminder that starts it, and
+// when the scheduler is down at that moment the call fails but the instance
+// stays, pending forever. So a pending instance is created again (the reuse
+// policy replaces it); nothing of it has run, so nothing runs twice.
 func (w *workflows) Start(ctx context.Context, in sagaInput) error {
 	id := in.Checkout.OrderID
-	_, err := w.client.FetchWorkflowMetadata(ctx, id)
-	if err == nil {
+	md, err := w.client.FetchWorkflowMetadata(ctx, id)
+	switch {
+	case err == nil && md.RuntimeStatus != api.RUNTIME_STATUS_PENDING:
 		return nil
-	}
-	if !errors.Is(err, api.ErrInstanceNotFound) {
+	case err != nil && !errors.Is(err, api.ErrInstanceNotFound):
 		return fmt.Errorf("look up saga %s: %w", id, err)
 	}
-	if _, err := w.client.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(id), workflow.WithInput(in)); err != nil {
-		if _, ferr := w.client.FetchWorkflowMetadata(ctx, id); ferr == nil {
-			return nil // a concurrent delivery started it
-		}
+	replacePending := workflow.NewWorkflowOptions(api.WithOrchestrationIdReusePolicy(&api.OrchestrationIdReusePolicy{ //nolint:staticcheck // the only way to say it in durabletask-go v0.10
+		OperationStatus: []api.OrchestrationStatus{api.RUNTIME_STATUS_PENDING},
+		Action:          api.REUSE_ID_ACTION_TERMINATE,
+	}))
+	if _, err := w.client.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(id), workflow.WithInput(in), replacePending); err != nil {
+		// Perhaps a concurrent delivery started it: the broker redelivers,
+		// and the next try finds it running.
 		return fmt.Errorf("start saga %s: %w", id, err)
 	}
 	return nil
