@@ -159,6 +159,9 @@ func TestUpstreamErrorsAreReplaced(t *testing.T) {
 		{"an answer cut off", func() *http.Response {
 			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: &brokenBody{}}
 		}, 502, "upstream_broken", false},
+		{"an empty 200 from the sidecar", func() *http.Response {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(""))}
+		}, 502, "upstream_broken", false},
 		{"the service's own problem", func() *http.Response {
 			return &http.Response{StatusCode: 503, Header: http.Header{"Content-Type": {"application/problem+json"}},
 				Body: io.NopCloser(strings.NewReader(`{"status":503,"code":"busy"}`))}

@@ -116,6 +116,12 @@ func TestNoEmptySuccessWhileServicesDie(t *testing.T) {
 			require.Equal(t, http.StatusAccepted, status, "%s", body)
 			var placed struct{ OrderID string }
 			require.NoError(t, json.Unmarshal(body, &placed))
+			harness.Eventually(t, 30*time.Second, func() error {
+				if _, _, body := harness.Call(t, http.MethodGet, base+"/api/ordering/orders/"+placed.OrderID, auth, ""); !strings.Contains(string(body), `"status":"paid"`) {
+					return fmt.Errorf("order not paid yet: %s", body)
+				}
+				return nil
+			})
 
 			// check returns what is wrong with an answer, or "".
 			check := func(status int, header http.Header, body []byte, field, want string) string {

@@ -192,6 +192,11 @@ const maxResponse = 8 << 20
 // problem with a stable code: the client learns which service failed, the
 // log keeps the detail.
 func upstreamError(resp *http.Response, body []byte, app string) *httpapi.Error {
+	if resp.StatusCode == http.StatusOK && len(body) == 0 && resp.Header.Get("Content-Type") == "" {
+		// Every service's 200 has a typed body (204 is "no content"); an
+		// empty, untyped 200 is the sidecar's when the app died mid-call.
+		return httpapi.Errorf(http.StatusBadGateway, "upstream_broken", "the %s service did not answer completely", app)
+	}
 	if resp.StatusCode < 500 {
 		return nil
 	}
