@@ -89,8 +89,10 @@ type ServiceDapr struct {
 	HTTPPort    int    `yaml:"http-port"`
 	GRPCPort    int    `yaml:"grpc-port"`
 	MetricsPort int    `yaml:"metrics-port"`
-	// AppHealthCheck: the sidecar probes the app's health path (default
-	// true for HTTP apps) and stops delivering events while it fails.
+	// AppHealthCheck: the sidecar probes the app's health path and, while
+	// it fails, refuses calls and stops delivering events. Off unless set:
+	// in Dapr 1.16.0 a health flip can leave a sidecar refusing calls after
+	// its app is back, and stops workflow reminders (docs/dapr.md).
 	AppHealthCheck *bool `yaml:"app-health-check"`
 }
 

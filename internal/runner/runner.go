@@ -638,7 +638,7 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		args = append(args, "--enable-mtls", "--sentry-address", s.SentryAddr)
 		daprEnv = append(daprEnv, "DAPR_TRUST_ANCHORS="+s.anchors)
 	}
-	if a.Protocol == "http" && compose.On(svc.Dapr.AppHealthCheck, true) {
+	if a.Protocol == "http" && compose.On(svc.Dapr.AppHealthCheck, false) {
 		args = append(args, "--enable-app-health-check", "--app-health-check-path", a.health, "--app-health-probe-interval", "3")
 	}
 	a.dapr = &process{name: a.Name() + "-dapr", out: s.mux.writer(a.Name() + "-dapr"), events: s.progress, restart: true,
