@@ -58,7 +58,7 @@ func Export(f *compose.File, resources []string, config string) ([]byte, error) 
 			return nil, fmt.Errorf("%s:%d: service %s has %d replicas; a multi-app run file has no replicas", f.Path, s.Line, s.Name, s.Replicas)
 		}
 		app := runApp{AppID: s.AppID(), AppPort: s.Port(), AppProtocol: s.AppProtocol(),
-			DaprHTTPPort: s.Dapr.HTTPPort, DaprGRPCPort: s.Dapr.GRPCPort, EnableHealthCk: s.AppProtocol() == "http"}
+			DaprHTTPPort: s.Dapr.HTTPPort, DaprGRPCPort: s.Dapr.GRPCPort, EnableHealthCk: s.AppProtocol() == "http" && compose.On(s.Dapr.AppHealthCheck, false)}
 		if s.Project != "" {
 			app.AppDirPath = s.Project
 			app.Command = []string{"go", "run", "."}
