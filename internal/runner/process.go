@@ -18,6 +18,9 @@ type process struct {
 	out     io.Writer
 	events  io.Writer // where crashes and restarts are reported
 	restart bool
+	// restarted, if set, runs after each restart (the app's sidecar
+	// restarts with it, see startApp).
+	restarted func()
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -96,6 +99,9 @@ func (p *process) supervise(cmd *exec.Cmd) {
 			return
 		}
 		cmd = next
+		if p.restarted != nil {
+			p.restarted()
+		}
 	}
 }
 

@@ -599,6 +599,16 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 	}
 	appEnv := append(os.Environ(), env...)
 	a.app = &process{name: a.Name(), out: s.mux.writer(a.Name()), events: s.progress, restart: true,
+		// An app that crashed comes back with a fresh sidecar, as in a new
+		// pod. Dapr 1.16.0's sidecar can miss the workflow registration of
+		// a restarted app and then run none of its workflows again (fixed
+		// in 1.16.1; docs/dapr.md); a new sidecar registers it afresh.
+		restarted: func() {
+			if a.dapr != nil && a.HTTPPort != 0 {
+				fmt.Fprintf(s.progress, "%s restarted: restarting its sidecar with it\n", a.Name())
+				_ = a.dapr.kill()
+			}
+		},
 		command: func() *exec.Cmd {
 			c := exec.Command(exe, svc.Args...)
 			c.Env = appEnv

@@ -154,13 +154,15 @@ func (s *saga) checkout(ctx *workflow.WorkflowContext) (any, error) {
 	}
 	var status string
 	if err := step(reserveStep, remote, stepInput{}, &status); err != nil {
-		return status, step(giveUpStep, own, stepInput{Reason: events.CatalogUnavailable}, &status)
+		err = step(giveUpStep, own, stepInput{Reason: events.CatalogUnavailable}, &status)
+		return status, err
 	}
 	if status == events.Cancelled {
 		return status, nil
 	}
 	if err := step(paymentStep, remote, stepInput{}, &status); err != nil {
-		return status, step(giveUpStep, own, stepInput{Reason: events.PaymentUnavailable, Void: true}, &status)
+		err = step(giveUpStep, own, stepInput{Reason: events.PaymentUnavailable, Void: true}, &status)
+		return status, err
 	}
 	if status == events.Cancelled {
 		return status, nil
