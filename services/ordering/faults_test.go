@@ -230,7 +230,10 @@ func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
 				}
 				return nil
 			})
-			// Payment comes back after 20 s: the compensation voids.
+			// Payment comes back after 20 s (with a fresh sidecar): the
+			// compensation voids.
+			time.Sleep(20 * time.Second)
+			waitHealthy(t, sys)
 			harness.Eventually(t, 90*time.Second, func() error {
 				if _, voided, _ := storedAuthorization(t, sys, id); !voided {
 					return fmt.Errorf("authorization of %s not voided yet", id)
