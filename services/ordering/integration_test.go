@@ -368,10 +368,8 @@ func TestCheckoutSaga(t *testing.T) {
 				s.waitFor("kim", id, events.Submitted)
 				// The saga now waits out the grace period (1.5 s; timers fire
 				// on whole seconds): let the step that recorded "submitted"
-				// finish, then kill ordering while nothing is in flight. (A
-				// kill during a step can stall the saga in Dapr 1.14: the step
-				// is re-sent on a 1-minute reminder and may wait out the
-				// 1-hour activity timeout; see docs/security.md.)
+				// finish, then kill ordering. (Kills during each step are
+				// TestSagaCrashMatrix's.)
 				time.Sleep(300 * time.Millisecond)
 				ordering := sys.App("ordering")
 				require.NoError(t, ordering.KillApp())
