@@ -604,7 +604,7 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		// a restarted app and then run none of its workflows again (fixed
 		// in 1.16.1; docs/dapr.md); a new sidecar registers it afresh.
 		restarted: func() {
-			if a.dapr != nil && a.HTTPPort != 0 {
+			if a.HTTPPort != 0 {
 				fmt.Fprintf(s.progress, "%s restarted: restarting its sidecar with it\n", a.Name())
 				_ = a.dapr.kill()
 			}
@@ -615,11 +615,11 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 			c.Dir = s.opts.Compose.Dir
 			return c
 		}}
-	if err := a.app.start(); err != nil {
-		return nil, err
-	}
 	if !svc.DaprEnabled() {
 		a.dapr = &process{name: a.Name() + "-dapr", exited: closedChan()}
+		if err := a.app.start(); err != nil {
+			return nil, err
+		}
 		return a, nil
 	}
 	args := []string{
@@ -657,6 +657,11 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 			c.Env = daprEnv
 			return c
 		}}
+	// Both processes exist before either starts: the app's restart hook
+	// reaches its sidecar.
+	if err := a.app.start(); err != nil {
+		return nil, err
+	}
 	if err := a.dapr.start(); err != nil {
 		return nil, err
 	}
