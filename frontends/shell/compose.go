@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
+
 	"github.com/a-h/templ"
 )
 
@@ -63,14 +65,9 @@ func (f Filled) Component() templ.Component {
 	return templ.NopComponent
 }
 
-// fetcher calls a service through the shell's sidecar (*daprapp.Invoker).
-type fetcher interface {
-	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
-}
-
 // Composer fetches a page's slots in parallel, each within its deadline.
 type Composer struct {
-	invoke fetcher
+	invoke contracts.Invoker
 	cache  *fragmentCache
 }
 

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
+
 	"github.com/a-h/templ"
 	"github.com/gorilla/mux"
 
@@ -32,11 +34,11 @@ type Shell struct {
 // NewServer wires the shell's routes: the pages, their form posts, the
 // status page and the shell's own assets. Like every app, only its sidecar
 // may call it (the gateway reaches it by service invocation).
-func NewServer(log *slog.Logger, cfg daprapp.Config, invoke fetcher, status *statusChecker) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, invoke contracts.Invoker, status *statusChecker) http.Handler {
 	return newShell(log, invoke, status).routes(cfg)
 }
 
-func newShell(log *slog.Logger, invoke fetcher, status *statusChecker) *Shell {
+func newShell(log *slog.Logger, invoke contracts.Invoker, status *statusChecker) *Shell {
 	sub, _ := fs.Sub(staticFiles, "static")
 	assets, err := fragment.NewAssets("shell", sub)
 	if err != nil {
@@ -107,11 +109,7 @@ func (s *Shell) compose(w http.ResponseWriter, r *http.Request, p Page, done map
 		status = http.StatusUnprocessableEntity
 	}
 	main := p.Main
-	for name := range own {
-		f := filled[name]
-		if !f.Slot.Required || f.OK() || f.Status == http.StatusUnprocessableEntity {
-			continue
-		}
+	if name, f, failed := firstFailure(own, filled); failed {
 		s.log.WarnContext(r.Context(), "required fragment failed", "path", r.URL.Path, "slot", name, "status", f.Status, "err", f.Err)
 		switch f.Status {
 		case http.StatusUnauthorized:
@@ -128,9 +126,44 @@ func (s *Shell) compose(w http.ResponseWriter, r *http.Request, p Page, done map
 			status, main = http.StatusBadGateway, errorView(http.StatusBadGateway, "Something went wrong",
 				"Part of the shop is unavailable right now. Please try again in a moment.")
 		}
-		break
 	}
 	s.write(w, r, status, p.Title, filled, main)
+}
+
+// failureRank orders the ways a required slot fails by what the visitor
+// should be told first: sign in, then not allowed, then not found, then a
+// timeout, then anything else.
+func failureRank(status int) int {
+	switch status {
+	case http.StatusUnauthorized:
+		return 0
+	case http.StatusForbidden:
+		return 1
+	case http.StatusNotFound:
+		return 2
+	case 0:
+		return 3
+	default:
+		return 4
+	}
+}
+
+// firstFailure picks the required slot whose failure decides the page, the
+// same one on every run when several fail (by rank, then by slot name).
+func firstFailure(own map[string]Slot, filled map[string]Filled) (string, Filled, bool) {
+	var name string
+	var worst Filled
+	for n := range own {
+		f := filled[n]
+		if !f.Slot.Required || f.OK() || f.Status == http.StatusUnprocessableEntity {
+			continue
+		}
+		if name == "" || failureRank(f.Status) < failureRank(worst.Status) ||
+			failureRank(f.Status) == failureRank(worst.Status) && n < name {
+			name, worst = n, f
+		}
+	}
+	return name, worst, name != ""
 }
 
 func errorView(status int, title, detail string) func(View) templ.Component {

@@ -183,6 +183,41 @@ func TestRequiredSlotFailures(t *testing.T) {
 	}
 }
 
+func TestSeveralRequiredSlotsFailingGiveOneStatus(t *testing.T) {
+	answer := func(status int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) })
+	}
+	for _, tt := range []struct {
+		name              string
+		ordering, catalog int
+		status            int
+		title             string
+	}{
+		{"forbidden beats broken", 403, 500, 403, "Not for you"},
+		{"not found beats broken", 500, 404, 404, "Not found"},
+		{"forbidden beats not found", 404, 403, 403, "Not for you"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Map order differs between runs: ask often enough to see it.
+			for range 20 {
+				f := newFakeServices(0)
+				f.apps["ordering"] = answer(tt.ordering)
+				catalog := f.apps["catalog"]
+				f.apps["catalog"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/fragments/admin-products" {
+						w.WriteHeader(tt.catalog)
+						return
+					}
+					catalog.ServeHTTP(w, r)
+				})
+				w, doc := get(t, shellFor(f), "/pages/admin", nil)
+				require.Equal(t, tt.status, w.Code)
+				require.Equal(t, tt.title, doc.Find("#shell-error-title").Text())
+			}
+		})
+	}
+}
+
 func TestOnlyTheAllowListReachesFragments(t *testing.T) {
 	f := newFakeServices(0)
 	get(t, shellFor(f), "/pages/cart", http.Header{

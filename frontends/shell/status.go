@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
+
 	"github.com/a-h/templ"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
@@ -27,12 +29,12 @@ type statusRow struct {
 // statusChecker asks each service for healthz through the sidecars, and
 // the shell's own sidecar for the Dapr runtime's version.
 type statusChecker struct {
-	invoke   fetcher
+	invoke   contracts.Invoker
 	metadata string // the shell's sidecar's metadata URL
 	apiToken string
 }
 
-func newStatusChecker(cfg daprapp.Config, invoke fetcher) *statusChecker {
+func newStatusChecker(cfg daprapp.Config, invoke contracts.Invoker) *statusChecker {
 	return &statusChecker{invoke: invoke, metadata: fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", cfg.DaprHTTP), apiToken: cfg.APIToken}
 }
 

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
 // Config is the environment contract between a service and its sidecar.
@@ -109,9 +111,7 @@ func RequireAppToken(token string, open ...string) func(http.Handler) http.Handl
 			}
 			got := []byte(r.Header.Get("dapr-api-token"))
 			if subtle.ConstantTimeCompare(got, want) != 1 {
-				w.Header().Set("Content-Type", "application/problem+json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"type":"about:blank","title":"Unauthorized","status":401,"code":"app_token_required","detail":"only this app's Dapr sidecar may call it"}`))
+				httpapi.Fail(w, r, nil, httpapi.Errorf(http.StatusUnauthorized, "app_token_required", "only this app's Dapr sidecar may call it"))
 				return
 			}
 			next.ServeHTTP(w, r)

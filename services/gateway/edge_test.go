@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 )
 
 // recordingInvoker answers 200 and remembers what it was asked.
@@ -68,22 +69,22 @@ func TestTokens(t *testing.T) {
 	h, _ := newGateway(1000)
 	for name, header := range map[string]http.Header{
 		"garbage bearer": {"Authorization": {"Bearer not.a.token"}},
-		"bad cookie":     {"Cookie": {cookieName + "=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}},
+		"bad cookie":     {"Cookie": {contracts.SessionCookie + "=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}},
 	} {
 		w := do(h, http.MethodGet, "/api/basket", header)
 		assert.Equal(t, http.StatusUnauthorized, w.Code, name)
 		assert.NotContains(t, w.Body.String(), "signature", name)
 	}
-	w := do(h, http.MethodPost, "/api/identity/login", http.Header{"Cookie": {cookieName + "=stale"}, "Origin": {"http://127.0.0.1:8080"}})
+	w := do(h, http.MethodPost, "/api/identity/login", http.Header{"Cookie": {contracts.SessionCookie + "=stale"}, "Origin": {"http://127.0.0.1:8080"}})
 	assert.Equal(t, http.StatusOK, w.Code, "a stale cookie does not block signing in")
 }
 
 func TestCrossOriginWritesAreRefused(t *testing.T) {
 	h, _ := newGateway(1000)
-	evil := do(h, http.MethodPost, "/api/basket/checkout", http.Header{"Origin": {"http://evil.example"}, "Cookie": {cookieName + "=x"}})
+	evil := do(h, http.MethodPost, "/api/basket/checkout", http.Header{"Origin": {"http://evil.example"}, "Cookie": {contracts.SessionCookie + "=x"}})
 	assert.Equal(t, http.StatusForbidden, evil.Code)
 	assert.Contains(t, evil.Body.String(), "cross_origin")
-	noOrigin := do(h, http.MethodPut, "/api/basket/items/x", http.Header{"Cookie": {cookieName + "=x"}})
+	noOrigin := do(h, http.MethodPut, "/api/basket/items/x", http.Header{"Cookie": {contracts.SessionCookie + "=x"}})
 	assert.Equal(t, http.StatusForbidden, noOrigin.Code, "cookie writes need an Origin")
 	refererEvil := do(h, http.MethodDelete, "/api/basket/items/x", http.Header{"Referer": {"http://evil.example/page"}})
 	assert.Equal(t, http.StatusForbidden, refererEvil.Code)

@@ -13,12 +13,9 @@ import (
 	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
-
-// cookieName is the identity service's session cookie. The gateway turns
-// it into a bearer token; it is never passed on as a cookie.
-const cookieName = "identity_session"
 
 // Only these request headers reach a service (plus the ones the gateway
 // sets itself); only these response headers reach the client.
@@ -75,7 +72,7 @@ func route(path string) (target, bool) {
 
 // proxy forwards every request to the app that route names, by service
 // invocation through the gateway's sidecar.
-func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Handler {
+func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to, ok := route(r.URL.Path)
 		if !ok {
@@ -105,7 +102,7 @@ func proxy(log *slog.Logger, invoke invoker, verifier *authn.Verifier) http.Hand
 				}
 				// An expired session in a browser: carry on signed out.
 				token = ""
-				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+				http.SetCookie(w, &http.Cookie{Name: contracts.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -227,7 +224,7 @@ func truncate(b []byte, n int) string {
 func cookiesFor(r *http.Request, app string) string {
 	var out []string
 	for _, c := range r.Cookies() {
-		if c.Name != cookieName && ownedBy(c.Name, app) {
+		if c.Name != contracts.SessionCookie && ownedBy(c.Name, app) {
 			out = append(out, c.Name+"="+c.Value)
 		}
 	}
@@ -258,7 +255,7 @@ func credentials(r *http.Request) (token string, fromCookie bool) {
 	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return t, false
 	}
-	if c, err := r.Cookie(cookieName); err == nil && c.Value != "" {
+	if c, err := r.Cookie(contracts.SessionCookie); err == nil && c.Value != "" {
 		return c.Value, true
 	}
 	return "", false
@@ -279,7 +276,7 @@ func sameOrigin(r *http.Request) bool {
 }
 
 // health reports each service: the gateway reaches it through the sidecars.
-func health(invoke invoker) http.Handler {
+func health(invoke contracts.Invoker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var mu sync.Mutex
 		var wg sync.WaitGroup

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -26,16 +26,11 @@ var routes = map[string]service{
 	"identity": {app: "identity"},
 }
 
-// invoker sends a request to an app through the gateway's sidecar.
-type invoker interface {
-	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
-}
-
-var _ invoker = (*daprapp.Invoker)(nil)
+var _ contracts.Invoker = (*daprapp.Invoker)(nil)
 
 // NewServer wires the gateway. Unlike the services it is not behind an app
 // token: it is the edge that browsers and API clients reach.
-func NewServer(log *slog.Logger, invoke invoker, verifier *authn.Verifier, limits *rateLimiter) http.Handler {
+func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier, limits *rateLimiter) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/health", health(invoke)).Methods(http.MethodGet)

@@ -1,0 +1,135 @@
+// Package contracts is the contract of the synchronous calls between
+// Bazaar's services (Dapr service invocation): app ids, method paths and the
+// bodies, used by the caller and the callee alike, so the two cannot drift.
+// What services publish on the event bus is in internal/events; what the
+// public API promises is api/openapi.yaml.
+package contracts
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+
+	"github.com/bazaar-shop/bazaar/internal/money"
+)
+
+// App ids, as in compose.yaml and dapr/config.yaml.
+const (
+	CatalogApp  = "catalog"
+	BasketApp   = "basket"
+	OrderingApp = "ordering"
+	PaymentApp  = "payment"
+	IdentityApp = "identity"
+)
+
+// Invoker calls an app over HTTP service invocation: req's URL holds only
+// the method path (e.g. "/products/x"). daprapp.Invoker implements it with
+// the app's sidecar; unit tests with a fake.
+type Invoker interface {
+	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
+}
+
+// SessionCookie is the identity service's session cookie. The gateway turns
+// it into a bearer token for the services behind it.
+const SessionCookie = "identity_session"
+
+// IdempotencyKeyHeader carries a client's key for a request that must take
+// effect once (a checkout).
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+var idempotencyKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+
+// ValidIdempotencyKey reports whether key is 8 to 64 letters, digits, - or _.
+func ValidIdempotencyKey(key string) bool { return idempotencyKeyRE.MatchString(key) }
+
+// ---- catalog (HTTP) ----
+
+// Product is a product as catalog shows it: GET /products/{id}.
+type Product struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Category    string      `json:"category"`
+	Price       money.Money `json:"price"`
+	ImageURL    string      `json:"imageUrl"`
+	Stock       int         `json:"stock"`
+}
+
+// ProductPath is the method path of one product.
+func ProductPath(id string) string { return "/products/" + url.PathEscape(id) }
+
+// Reservation holds stock for an order while it is being paid for:
+// POST ReservationsPath with the order and its lines answers the
+// reservation with its status.
+type Reservation struct {
+	OrderID string            `json:"orderId"`
+	Status  string            `json:"status,omitempty"`
+	Lines   []ReservationLine `json:"lines"`
+}
+
+// ReservationLine is one product and how many to hold.
+type ReservationLine struct {
+	ProductID string `json:"productId"`
+	Quantity  int    `json:"quantity"`
+}
+
+// Reservation statuses.
+const (
+	Reserved  = "reserved"
+	Rejected  = "rejected" // not enough stock: nothing is held
+	Released  = "released" // the stock is back on the shelf
+	Committed = "committed"
+)
+
+// ReservationsPath takes new reservations.
+const ReservationsPath = "/reservations"
+
+// CommitPath makes a reservation final (the order is paid); ReleasePath puts
+// its stock back. Both are idempotent and answer 200 without a body.
+func CommitPath(orderID string) string {
+	return ReservationsPath + "/" + url.PathEscape(orderID) + "/commit"
+}
+func ReleasePath(orderID string) string {
+	return ReservationsPath + "/" + url.PathEscape(orderID) + "/release"
+}
+
+// ---- payment (gRPC) ----
+
+// Payment's methods.
+const (
+	Tokenize  = "tokenize"  // card.Details → TokenizeResult
+	Authorize = "authorize" // AuthorizeRequest → Authorization
+	Void      = "void"      // VoidRequest → Authorization
+)
+
+// TokenizeResult answers Tokenize: a token for the card, or what is wrong
+// with it by field.
+type TokenizeResult struct {
+	Token  string            `json:"token,omitempty"`
+	Last4  string            `json:"last4,omitempty"`
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// AuthorizeRequest asks to reserve amount on the tokenized card for an order.
+type AuthorizeRequest struct {
+	OrderID string      `json:"orderId"`
+	Token   string      `json:"token"`
+	Amount  money.Money `json:"amount"`
+}
+
+// Authorization is the outcome for an order. Asking again gets the same
+// answer: an order is never charged twice. A voided one is declined.
+type Authorization struct {
+	OrderID  string      `json:"orderId"`
+	Approved bool        `json:"approved"`
+	Reason   string      `json:"reason,omitempty"`
+	Amount   money.Money `json:"amount"`
+	Voided   bool        `json:"voided,omitempty"`
+}
+
+// VoidRequest cancels the authorization of an order, or forbids one not yet
+// made.
+type VoidRequest struct {
+	OrderID string `json:"orderId"`
+}
