@@ -74,12 +74,13 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-## check: no build outputs tracked, generated code is current, gofmt and go vet are clean
+## check: no build outputs tracked, generated code is current, gofmt, go vet and staticcheck are clean
 check: generate
 	go run ./cmd/repocheck
 	@git diff --exit-code --stat -- '*_templ.go' || { echo "generated templ code was stale: commit the regenerated files"; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
 	go vet ./...
+	go tool staticcheck ./...
 
 generate:
 	go tool templ generate

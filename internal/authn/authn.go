@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"time"
 
@@ -64,10 +63,14 @@ type JWKS struct {
 
 // PublicJWK describes key as a JWK.
 func PublicJWK(kid string, key *ecdsa.PublicKey) JWK {
-	size := 32
+	// Bytes is the uncompressed point: 0x04, then X and Y, 32 bytes each.
+	point, err := key.Bytes()
+	if err != nil || len(point) != 65 {
+		panic(fmt.Sprintf("authn: key %s is not a P-256 public key", kid))
+	}
 	return JWK{Kty: "EC", Crv: "P-256", Kid: kid, Alg: "ES256", Use: "sig",
-		X: base64.RawURLEncoding.EncodeToString(key.X.FillBytes(make([]byte, size))),
-		Y: base64.RawURLEncoding.EncodeToString(key.Y.FillBytes(make([]byte, size)))}
+		X: base64.RawURLEncoding.EncodeToString(point[1:33]),
+		Y: base64.RawURLEncoding.EncodeToString(point[33:])}
 }
 
 func (k JWK) public() (*ecdsa.PublicKey, error) {
@@ -82,9 +85,13 @@ func (k JWK) public() (*ecdsa.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
-		return nil, fmt.Errorf("key %s: not on the curve", k.Kid)
+	if len(x) != 32 || len(y) != 32 {
+		return nil, fmt.Errorf("key %s: coordinates must be 32 bytes", k.Kid)
+	}
+	// Parsing checks that the point is on the curve.
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.Kid, err)
 	}
 	return pub, nil
 }
