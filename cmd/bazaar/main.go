@@ -122,7 +122,8 @@ func export(f *compose.File, profile, dataDir, out string, stdout io.Writer) err
 		}
 	}
 	resources, config, err := runner.Render(f, prof, filepath.Join(dataDir, "export"), map[string]string{
-		"DATA_DIR": dataDir, "SECRETS_FILE": filepath.Join(dataDir, "secrets", "bazaar.json"), "NATS_URL": "nats://127.0.0.1:4222",
+		"DATA_DIR": dataDir, "SECRETS_FILE": filepath.Join(dataDir, "secrets", "bazaar.json"),
+		"PAYMENT_SECRETS_FILE": filepath.Join(dataDir, "secrets", "payment.json"), "NATS_URL": "nats://127.0.0.1:4222", "NATS_TOKEN": "",
 		"REDIS_ADDR": "127.0.0.1:6379", "REDIS_PASSWORD": "",
 		"POSTGRES_CONN": "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
 	})

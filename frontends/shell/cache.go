@@ -11,12 +11,15 @@ import (
 // everyone) for their max-age, and past it for their stale-if-error, to
 // show while the fragment's service fails (RFC 5861). Personal answers
 // never get here: the composer only looks up requests that carry no token
-// and no cookie.
+// and no cookie. It is bounded by entries and by bytes, since searches make
+// keys without end and a fragment can be large.
 type fragmentCache struct {
-	mu      sync.RWMutex
-	entries map[string]cacheEntry
-	max     int
-	now     func() time.Time
+	mu       sync.RWMutex
+	entries  map[string]cacheEntry
+	bytes    int // held by entries, keys included
+	max      int // entries
+	maxBytes int
+	now      func() time.Time
 }
 
 type cacheEntry struct {
@@ -26,8 +29,16 @@ type cacheEntry struct {
 	staleUntil time.Time // usable when the fragment fails, until
 }
 
-func newFragmentCache(max int) *fragmentCache {
-	return &fragmentCache{entries: map[string]cacheEntry{}, max: max, now: time.Now}
+func newFragmentCache(max, maxBytes int) *fragmentCache {
+	return &fragmentCache{entries: map[string]cacheEntry{}, max: max, maxBytes: maxBytes, now: time.Now}
+}
+
+func (e cacheEntry) size(key string) int {
+	n := len(key) + len(e.html)
+	for _, s := range e.styles {
+		n += len(s)
+	}
+	return n
 }
 
 // get returns the entry for key and whether it is still fresh.
@@ -46,13 +57,31 @@ func (c *fragmentCache) get(key string) (e cacheEntry, ok, fresh bool) {
 func (c *fragmentCache) put(key, html string, styles []string, maxAge, staleIfError time.Duration) {
 	now := c.now()
 	e := cacheEntry{html: html, styles: styles, expires: now.Add(maxAge), staleUntil: now.Add(maxAge + staleIfError)}
+	size := e.size(key)
+	if size > c.maxBytes/8 {
+		return // one answer may not crowd out the rest
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		// Searches make keys without end: start again rather than grow.
-		c.entries = map[string]cacheEntry{}
+	if old, ok := c.entries[key]; ok {
+		c.bytes -= old.size(key)
+		delete(c.entries, key)
+	}
+	if len(c.entries) >= c.max || c.bytes+size > c.maxBytes {
+		// First forget what can no longer be used; if that is not enough,
+		// start again rather than grow.
+		for k, old := range c.entries {
+			if now.After(old.staleUntil) {
+				c.bytes -= old.size(k)
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= c.max || c.bytes+size > c.maxBytes {
+			c.entries, c.bytes = map[string]cacheEntry{}, 0
+		}
 	}
 	c.entries[key] = e
+	c.bytes += size
 }
 
 // sharedFor reads how long a response may be shared: its max-age when it

@@ -44,7 +44,7 @@ func newShell(log *slog.Logger, invoke contracts.Invoker, status *statusChecker)
 	if err != nil {
 		panic(err) // the embedded folder is part of the binary
 	}
-	return &Shell{log: log, composer: &Composer{invoke: invoke, cache: newFragmentCache(10_000)}, assets: assets, status: status}
+	return &Shell{log: log, composer: &Composer{invoke: invoke, cache: newFragmentCache(10_000, 64<<20)}, assets: assets, status: status}
 }
 
 func (s *Shell) routes(cfg daprapp.Config) http.Handler {

@@ -8,7 +8,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -102,37 +101,57 @@ type Verifier struct {
 	minRefetch time.Duration
 	now        func() time.Time
 
-	mu        sync.Mutex
+	mu        sync.RWMutex
 	keys      map[string]*ecdsa.PublicKey
-	lastFetch time.Time
+	lastFetch time.Time // of the keys above; zero before the first fetch
 
 	// verified remembers tokens that passed, until they expire, so that a
-	// client's every request does not pay for an ECDSA verification.
+	// client's every request does not pay for an ECDSA verification. A
+	// remembered token still needs its key in the current key set.
 	cacheMu  sync.RWMutex
-	verified map[string]Claims
+	verified map[string]verified
+}
+
+type verified struct {
+	claims Claims
+	kid    string
 }
 
 // cacheSize bounds the verified-token cache; when full it starts over.
 const cacheSize = 10_000
 
-// NewVerifier returns a Verifier that gets keys from fetch, at most once per
-// minRefetch when a token names an unknown key.
+// KeyRefresh is how old the key set may get before a verification fetches
+// it again. A key identity revokes leaves its JWKS at once, so every
+// verifier refuses its tokens, cached or not, within KeyRefresh (plus one
+// fetch).
+const KeyRefresh = 30 * time.Second
+
+// NewVerifier returns a Verifier that gets keys from fetch: every
+// KeyRefresh, and when a token names an unknown key (a rotation), then at
+// most once per minRefetch.
 func NewVerifier(fetch func(context.Context) (JWKS, error), minRefetch time.Duration) *Verifier {
-	return &Verifier{fetch: fetch, minRefetch: minRefetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}, verified: map[string]Claims{}}
+	return &Verifier{fetch: fetch, minRefetch: minRefetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}, verified: map[string]verified{}}
 }
 
 // Verify parses and checks a token: signature (ES256 only, by kid), issuer,
 // audience and expiry.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	v.cacheMu.RLock()
-	c, ok := v.verified[token]
+	hit, ok := v.verified[token]
 	v.cacheMu.RUnlock()
-	if ok && v.now().Before(c.ExpiresAt.Time) {
-		return c, nil
+	if ok && v.now().Before(hit.claims.ExpiresAt.Time) {
+		if _, err := v.key(ctx, hit.kid); err == nil {
+			return hit.claims, nil
+		}
+		v.cacheMu.Lock()
+		delete(v.verified, token)
+		v.cacheMu.Unlock()
+		return Claims{}, ErrInvalidToken
 	}
-	c = Claims{}
+	var c Claims
+	var kid string
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("no kid")
 		}
@@ -144,28 +163,40 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	}
 	v.cacheMu.Lock()
 	if len(v.verified) >= cacheSize {
-		v.verified = map[string]Claims{}
+		v.verified = map[string]verified{}
 	}
-	v.verified[token] = c
+	v.verified[token] = verified{claims: c, kid: kid}
 	v.cacheMu.Unlock()
 	return c, nil
 }
 
-// key returns the public key for kid, refetching the key set when kid is
-// unknown (a rotation), at most once per minRefetch so that tokens with
-// made-up kids cannot make us hammer identity.
+// key returns the current public key for kid. It fetches the key set again
+// when it is older than KeyRefresh, and when kid is unknown (a rotation) at
+// most once per minRefetch, so that tokens with made-up kids cannot make us
+// hammer identity. When a fetch fails the keys held so far stay in use.
 func (v *Verifier) key(ctx context.Context, kid string) (*ecdsa.PublicKey, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if k, ok := v.keys[kid]; ok {
+	v.mu.RLock()
+	k, ok, wait := v.held(kid)
+	v.mu.RUnlock()
+	if ok {
 		return k, nil
 	}
-	if !v.lastFetch.IsZero() && v.now().Sub(v.lastFetch) < v.minRefetch {
+	if wait {
+		return nil, errors.New("unknown kid")
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k, ok, wait := v.held(kid); ok {
+		return k, nil // another caller fetched meanwhile
+	} else if wait {
 		return nil, errors.New("unknown kid")
 	}
 	v.lastFetch = v.now()
 	set, err := v.fetch(ctx)
 	if err != nil {
+		if k, ok := v.keys[kid]; ok {
+			return k, nil
+		}
 		return nil, fmt.Errorf("fetch keys: %w", err)
 	}
 	keys := map[string]*ecdsa.PublicKey{}
@@ -181,8 +212,14 @@ func (v *Verifier) key(ctx context.Context, kid string) (*ecdsa.PublicKey, error
 	return nil, errors.New("unknown kid")
 }
 
-// MarshalJWKS encodes a key set.
-func MarshalJWKS(set JWKS) []byte {
-	b, _ := json.Marshal(set)
-	return b
+// held looks kid up in a key set that is fresh enough: ok when it is there;
+// wait when it is not but the set was fetched less than minRefetch ago.
+// Callers hold v.mu.
+func (v *Verifier) held(kid string) (k *ecdsa.PublicKey, ok, wait bool) {
+	age := v.now().Sub(v.lastFetch)
+	if v.lastFetch.IsZero() || age >= KeyRefresh {
+		return nil, false, false
+	}
+	k, ok = v.keys[kid]
+	return k, ok, !ok && age < v.minRefetch
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +106,39 @@ func TestRotation(t *testing.T) {
 	require.NoError(t, err, "a new kid triggers a refetch")
 	_, err = v.Verify(context.Background(), oldToken)
 	assert.NoError(t, err, "tokens signed with the old key stay valid until they expire")
+}
+
+func TestRevokedKeyIsRefusedWithinARefresh(t *testing.T) {
+	leaked, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set := JWKS{Keys: []JWK{PublicJWK("leaked", &leaked.PublicKey)}}
+	fetches := 0
+	now := time.Now()
+	v := NewVerifier(func(context.Context) (JWKS, error) { fetches++; return set, nil }, 10*time.Second)
+	v.now = func() time.Time { return now }
+	cached := sign(t, leaked, "leaked", nil)
+	_, err := v.Verify(context.Background(), cached)
+	require.NoError(t, err)
+
+	// Identity revokes the key: it leaves the key set.
+	set = JWKS{Keys: []JWK{PublicJWK("next", &next.PublicKey)}}
+	now = now.Add(KeyRefresh / 2)
+	_, err = v.Verify(context.Background(), cached)
+	require.NoError(t, err, "until the next refresh the verifier cannot know")
+	require.Equal(t, 1, fetches, "a cache hit with fresh keys fetches nothing")
+
+	now = now.Add(KeyRefresh/2 + time.Second)
+	_, err = v.Verify(context.Background(), cached)
+	assert.ErrorIs(t, err, ErrInvalidToken, "a cached token of a revoked key is refused")
+	_, err = v.Verify(context.Background(), sign(t, leaked, "leaked", nil))
+	assert.ErrorIs(t, err, ErrInvalidToken, "so is a new one it signs")
+	_, err = v.Verify(context.Background(), sign(t, next, "next", nil))
+	assert.NoError(t, err)
+	assert.Equal(t, 2, fetches, "one fetch per refresh, not per token")
+
+	// Identity unreachable: the keys held so far stay in use.
+	now = now.Add(KeyRefresh + time.Second)
+	v.fetch = func(context.Context) (JWKS, error) { return JWKS{}, errors.New("identity is down") }
+	_, err = v.Verify(context.Background(), sign(t, next, "next", nil))
+	assert.NoError(t, err)
 }

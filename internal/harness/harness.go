@@ -40,6 +40,14 @@ func Probe(name string, topics ...string) compose.Service {
 		Env: []compose.EnvVar{{Name: "PROBE_TOPICS", Value: strings.Join(topics, ",")}}}
 }
 
+// WorkflowProbe returns a test app that stands in for service (whose actor
+// state store it uses) and hosts a workflow of no-op activities (see
+// internal/harness/probe).
+func WorkflowProbe(service string) compose.Service {
+	return compose.Service{Name: service, Project: "internal/harness/probe", Replicas: 1,
+		Env: []compose.EnvVar{{Name: "PROBE_WORKFLOWS", Value: "1"}}}
+}
+
 // SlowFragments returns a test app that stands in for service and answers
 // every fragment after delay (and nothing else).
 func SlowFragments(service string, delay time.Duration) compose.Service {
@@ -128,8 +136,6 @@ func Start(t testing.TB, opts Options) *runner.System {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// PostgreSQL runs as its own user and must be able to reach its folder.
-	_ = os.Chmod(data, 0o711)
 	var logs lockedBuffer
 	daprBin := os.Getenv("BAZAAR_DAPR_BIN")
 	if daprBin == "" {
@@ -155,6 +161,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 			_ = os.WriteFile(filepath.Join(dir, name), []byte(logs.all()), 0o644)
 		}
 		os.RemoveAll(data)
+		os.RemoveAll(runner.PostgresHome(data))
 	}
 	if err != nil {
 		cleanup()

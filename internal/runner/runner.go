@@ -8,6 +8,8 @@ package runner
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +55,7 @@ type System struct {
 	SchedulerAddr string
 	SentryAddr    string
 	NATSURL       string
+	NATSToken     string
 	RedisAddr     string
 	RedisPassword string
 	PostgresConn  string
@@ -152,8 +155,11 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if opts.AppBin == "" {
 		opts.AppBin = filepath.Join(opts.DataDir, "apps")
 	}
-	for _, dir := range []string{opts.DataDir, opts.AppBin, filepath.Join(opts.DataDir, "state")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := privateDataDir(opts.DataDir); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	for _, dir := range []string{opts.AppBin, filepath.Join(opts.DataDir, "state")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +285,8 @@ func (s *System) startServers(ctx context.Context, requires []string) error {
 			if err != nil {
 				return err
 			}
-			srv, err := startNATS(filepath.Join(s.DataDir, "nats"), port)
+			s.NATSToken = s.secret("nats-token")
+			srv, err := startNATS(filepath.Join(s.DataDir, "nats"), port, s.NATSToken)
 			if err != nil {
 				return err
 			}
@@ -305,7 +312,7 @@ func (s *System) startServers(ctx context.Context, requires []string) error {
 				return err
 			}
 			password := s.secret("postgres-password")
-			cmd, err := postgresCommand(ctx, filepath.Join(s.DataDir, "postgres", "data"), port, password)
+			cmd, err := postgresCommand(ctx, filepath.Join(PostgresHome(s.DataDir), "data"), port, password)
 			if err != nil {
 				return err
 			}
@@ -352,22 +359,66 @@ func (s *System) startInfra(ctx context.Context, name string, command func() *ex
 // first run into the secrets file and never printed.
 const AdminEmail = "admin@bazaar.local"
 
-// secretsFile writes, once per data folder, the file behind the local secret
-// store component ("secrets"): the first admin's credentials.
-func (s *System) secretsFile() (string, error) {
-	p := filepath.Join(s.DataDir, "secrets", "bazaar.json")
-	if _, err := os.Stat(p); err == nil {
+// secretsFile keeps, per data folder, the file behind one of the local
+// secret store components with the secrets named in want, generating those
+// it does not hold yet (a data folder from an older version gains the new
+// ones and keeps the rest).
+func (s *System) secretsFile(name string, want map[string]func() string) (string, error) {
+	p := filepath.Join(s.DataDir, "secrets", name)
+	held := map[string]string{}
+	if b, err := os.ReadFile(p); err == nil {
+		if err := json.Unmarshal(b, &held); err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	added := false
+	for k, gen := range want {
+		if held[k] == "" {
+			held[k], added = gen(), true
+		}
+	}
+	if !added {
 		return p, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return "", err
 	}
-	b, _ := json.Marshal(map[string]string{"admin-email": AdminEmail, "admin-password": randomSecret()})
+	b, _ := json.MarshalIndent(held, "", "  ")
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(s.progress, "created the first admin's credentials: %s (password in %s)\n", AdminEmail, p)
 	return p, nil
+}
+
+// stateKey is a state store's encryption key: 128-bit AES, hex, as Dapr's
+// state encryption (primaryEncryptionKey) wants it.
+func stateKey() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// secretFiles writes the files of the two local secret stores: identity's
+// (the first admin's credentials, its store's encryption key) and
+// payment's (its store's encryption key). Each store is scoped to its app,
+// so neither can read the other's.
+func (s *System) secretFiles() (identity, payment string, err error) {
+	_, statErr := os.Stat(filepath.Join(s.DataDir, "secrets", "bazaar.json"))
+	identity, err = s.secretsFile("bazaar.json", map[string]func() string{
+		"admin-email":        func() string { return AdminEmail },
+		"admin-password":     randomSecret,
+		"identity-store-key": stateKey,
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if statErr != nil {
+		fmt.Fprintf(s.progress, "created the first admin's credentials: %s (password in %s)\n", AdminEmail, identity)
+	}
+	payment, err = s.secretsFile("payment.json", map[string]func() string{"payment-store-key": stateKey})
+	return identity, payment, err
 }
 
 // startControlPlane runs sentry (mTLS between sidecars; it creates its CA on
@@ -511,17 +562,19 @@ func (s *System) logLevel() string {
 // renderResources writes this run's component and configuration files, with
 // the data folder and server addresses filled in.
 func (s *System) renderResources(prof compose.Profile) ([]string, string, error) {
-	secrets, err := s.secretsFile()
+	secrets, paymentSecrets, err := s.secretFiles()
 	if err != nil {
 		return nil, "", err
 	}
 	return Render(s.opts.Compose, prof, filepath.Join(s.DataDir, "resources"), map[string]string{
-		"DATA_DIR":       s.DataDir,
-		"SECRETS_FILE":   secrets,
-		"NATS_URL":       s.NATSURL,
-		"REDIS_ADDR":     s.RedisAddr,
-		"REDIS_PASSWORD": s.RedisPassword,
-		"POSTGRES_CONN":  s.PostgresConn,
+		"DATA_DIR":             s.DataDir,
+		"SECRETS_FILE":         secrets,
+		"PAYMENT_SECRETS_FILE": paymentSecrets,
+		"NATS_URL":             s.NATSURL,
+		"NATS_TOKEN":           s.NATSToken,
+		"REDIS_ADDR":           s.RedisAddr,
+		"REDIS_PASSWORD":       s.RedisPassword,
+		"POSTGRES_CONN":        s.PostgresConn,
 	})
 }
 

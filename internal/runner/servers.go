@@ -53,14 +53,18 @@ func streamName(topic string) string {
 var legacyStreams = []string{"bazaar", "bazaar-deadletters"}
 
 // startNATS runs an in-process NATS server with JetStream, storing under dir.
-func startNATS(dir string, port int) (*natsserver.Server, error) {
+func startNATS(dir string, port int, token string) (*natsserver.Server, error) {
 	srv, err := natsserver.NewServer(&natsserver.Options{
-		Host:      "127.0.0.1",
-		Port:      port,
-		JetStream: true,
-		StoreDir:  dir,
-		NoSigs:    true,
-		NoLog:     true,
+		Host: "127.0.0.1",
+		Port: port,
+		// Only holders of the token (the sidecars, through their rendered,
+		// private component file) may connect: another local process can
+		// neither read nor publish events.
+		Authorization: token,
+		JetStream:     true,
+		StoreDir:      dir,
+		NoSigs:        true,
+		NoLog:         true,
 		// Keep the embedded broker small: it serves one developer's machine.
 		JetStreamMaxMemory: 64 << 20,
 		JetStreamMaxStore:  1 << 30,
@@ -73,7 +77,7 @@ func startNATS(dir string, port int) (*natsserver.Server, error) {
 		srv.Shutdown()
 		return nil, errors.New("nats: not ready after 10s")
 	}
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(srv.ClientURL(), nats.Token(token))
 	if err != nil {
 		srv.Shutdown()
 		return nil, fmt.Errorf("nats: %w", err)

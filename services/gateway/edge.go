@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +101,7 @@ func (l *rateLimiter) allow(client string) bool {
 
 func (l *rateLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !l.allow(clientIP(r)) {
+		if !l.allow(clientOf(r).ip) {
 			w.Header().Set("Retry-After", "1")
 			httpapi.Fail(w, r, nil, httpapi.Errorf(http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"))
 			return
@@ -106,9 +110,91 @@ func (l *rateLimiter) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address of the connection: the gateway is the edge, so a
-// client's own X-Forwarded-For is not believed.
-func clientIP(r *http.Request) string {
+// trustedProxies are the reverse proxies (a TLS terminator, a load
+// balancer) whose X-Forwarded-For and X-Forwarded-Proto the gateway
+// believes: GATEWAY_TRUSTED_PROXIES, addresses or CIDR prefixes. None by
+// default: the gateway is then the edge, and a client's own X-Forwarded-*
+// headers are ignored.
+type trustedProxies []netip.Prefix
+
+// parseTrustedProxies reads a comma-separated list of addresses and prefixes.
+func parseTrustedProxies(v string) (trustedProxies, error) {
+	var out trustedProxies
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func (t trustedProxies) trusts(addr string) bool {
+	a, err := netip.ParseAddr(strings.TrimSpace(addr))
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// client is who made a request: their address and whether they reached the
+// shop over HTTPS.
+type client struct {
+	ip    string
+	https bool
+}
+
+type clientKey struct{}
+
+// identify finds the client behind the trusted proxies, once per request:
+// the rightmost X-Forwarded-For address that is not a trusted proxy (the
+// left part of the header is whatever the client sent), and the scheme the
+// nearest proxy saw.
+func (t trustedProxies) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := client{ip: remoteIP(r), https: r.TLS != nil}
+		if t.trusts(c.ip) {
+			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				hop := strings.TrimSpace(hops[i])
+				if _, err := netip.ParseAddr(hop); err != nil {
+					break
+				}
+				c.ip = hop
+				if !t.trusts(hop) {
+					break
+				}
+			}
+			c.https = strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
+	})
+}
+
+// clientOf is the request's client, as identify found it.
+func clientOf(r *http.Request) client {
+	if c, ok := r.Context().Value(clientKey{}).(client); ok {
+		return c
+	}
+	return client{ip: remoteIP(r), https: r.TLS != nil}
+}
+
+func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -32,7 +32,7 @@ func (f *recordingInvoker) Do(_ context.Context, app string, req *http.Request) 
 func newGateway(rate float64) (http.Handler, *recordingInvoker) {
 	inv := &recordingInvoker{}
 	noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
-	return NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), inv, noKeys, newRateLimiter(rate, rate)), inv
+	return NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), inv, noKeys, newRateLimiter(rate, rate), nil), inv
 }
 
 func do(h http.Handler, method, target string, header http.Header) *httptest.ResponseRecorder {
@@ -111,7 +111,7 @@ func (f *readingInvoker) Do(ctx context.Context, app string, req *http.Request) 
 
 func TestBodyLimit(t *testing.T) {
 	noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
-	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), &readingInvoker{}, noKeys, newRateLimiter(10, 10))
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), &readingInvoker{}, noKeys, newRateLimiter(10, 10), nil)
 	r := httptest.NewRequest(http.MethodPost, "/api/identity/register", strings.NewReader(strings.Repeat("x", maxBody+10)))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -170,7 +170,7 @@ func TestUpstreamErrorsAreReplaced(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), answerInvoker{tc.resp}, noKeys, newRateLimiter(10, 10))
+			h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), answerInvoker{tc.resp}, noKeys, newRateLimiter(10, 10), nil)
 			w := do(h, http.MethodGet, "/api/ordering/orders/x", nil)
 			assert.Equal(t, tc.status, w.Code)
 			assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
@@ -182,4 +182,59 @@ func TestUpstreamErrorsAreReplaced(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	behindProxy, err := parseTrustedProxies("10.0.0.0/8, 192.0.2.7")
+	require.NoError(t, err)
+	_, err = parseTrustedProxies("10.0.0.0/8,nonsense")
+	require.ErrorContains(t, err, `"nonsense"`)
+
+	for _, tc := range []struct {
+		name    string
+		proxies trustedProxies
+		remote  string
+		xff     string
+		proto   string
+		ip      string
+		https   bool
+	}{
+		{"no proxy trusted: the headers are the client's own, ignored", nil, "10.0.0.1:5000", "6.6.6.6", "https", "10.0.0.1", false},
+		{"a trusted proxy names the client", behindProxy, "10.0.0.1:5000", "203.0.113.9", "https", "203.0.113.9", true},
+		{"what the client wrote before the proxy is not believed", behindProxy, "10.0.0.1:5000", "6.6.6.6, 203.0.113.9", "https", "203.0.113.9", true},
+		{"a chain of trusted proxies", behindProxy, "192.0.2.7:5000", "203.0.113.9, 10.1.2.3", "http", "203.0.113.9", false},
+		{"an untrusted peer cannot pose as a proxy", behindProxy, "198.51.100.1:5000", "203.0.113.9", "https", "198.51.100.1", false},
+		{"garbage in the header stops the walk", behindProxy, "10.0.0.1:5000", "203.0.113.9, not-an-ip", "https", "10.0.0.1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &recordingInvoker{}
+			noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
+			h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), inv, noKeys, newRateLimiter(1000, 1000), tc.proxies)
+			r := httptest.NewRequest(http.MethodGet, "/api/catalog/products", nil)
+			r.RemoteAddr = tc.remote
+			r.Header.Set("X-Forwarded-For", tc.xff)
+			r.Header.Set("X-Forwarded-Proto", tc.proto)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			require.NotNil(t, inv.req)
+			assert.Equal(t, tc.ip, inv.req.Header.Get("X-Forwarded-For"))
+			assert.Equal(t, map[bool]string{false: "http", true: "https"}[tc.https], inv.req.Header.Get("X-Forwarded-Proto"))
+		})
+	}
+
+	t.Run("rate limits count each client behind the proxy", func(t *testing.T) {
+		inv := &recordingInvoker{}
+		noKeys := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return authn.JWKS{}, nil }, time.Hour)
+		h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), inv, noKeys, newRateLimiter(0.001, 1), behindProxy)
+		get := func(client string) int {
+			r := httptest.NewRequest(http.MethodGet, "/api/catalog/products", nil)
+			r.RemoteAddr = "10.0.0.1:5000"
+			r.Header.Set("X-Forwarded-For", client)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w.Code
+		}
+		assert.Equal(t, http.StatusOK, get("203.0.113.1"))
+		assert.Equal(t, http.StatusOK, get("203.0.113.2"), "another client has its own budget")
+		assert.Equal(t, http.StatusTooManyRequests, get("203.0.113.1"))
+	})
 }

@@ -77,7 +77,7 @@ func TestThroughTheGateway(t *testing.T) {
 		return nil
 	})
 	status, _, body := send(http.MethodPost, "/api/basket/checkout", a,
-		`{"shippingAddress":{"name":"A","street":"1 St","city":"C","postalCode":"1","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/30","cvc":"123"}}`,
+		`{"shippingAddress":{"name":"Zelda Logcheck","street":"17 Rue du Journal","city":"Lyon","postalCode":"69001","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/30","cvc":"123"}}`,
 		http.Header{"Idempotency-Key": {"gateway-order-1"}})
 	require.Equal(t, http.StatusAccepted, status, "%s", body)
 	var placed struct{ OrderID string }
@@ -166,9 +166,14 @@ func TestThroughTheGateway(t *testing.T) {
 			secrets[app.Name()+"'s app token"] = app.AppToken
 			secrets[app.Name()+"'s API token"] = app.APIToken
 		}
+		// The checkout's personal data: the card, and the address.
+		secrets["the card number"] = "4242424242424242"
+		secrets["the customer's name"] = "Zelda Logcheck"
+		secrets["the street"] = "17 Rue du Journal"
 		for what, value := range secrets {
 			require.NotEmpty(t, value, what)
 			assert.NotContains(t, out, value, "the logs print %s", what)
 		}
+		assert.NotRegexp(t, `tok_[0-9a-f]{32}`, out, "the logs print a card token")
 	})
 }

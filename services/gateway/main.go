@@ -2,6 +2,10 @@
 // verifies the caller's token, applies the edge's protections (security
 // headers, CSRF origin check, rate limit, size limit, request id) and routes
 // /api/<service>/... to that service by Dapr service invocation.
+//
+// Settings: GATEWAY_RATE_PER_SECOND (per client, default 50) and
+// GATEWAY_TRUSTED_PROXIES (addresses or CIDR prefixes of reverse proxies in
+// front of it whose X-Forwarded-For/-Proto it believes; none by default).
 package main
 
 import (
@@ -25,8 +29,12 @@ func main() {
 			}
 			rate = r
 		}
+		proxies, err := parseTrustedProxies(os.Getenv("GATEWAY_TRUSTED_PROXIES"))
+		if err != nil {
+			return nil, fmt.Errorf("GATEWAY_TRUSTED_PROXIES: %w", err)
+		}
 		invoke := daprapp.NewInvoker(d.Config)
-		return NewServer(d.Log, invoke, caller.NewVerifier(invoke), newRateLimiter(rate, 2*rate)), nil
+		return NewServer(d.Log, invoke, caller.NewVerifier(invoke), newRateLimiter(rate, 2*rate), proxies), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)

@@ -125,8 +125,9 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 		if token != "" {
 			out.Header.Set("Authorization", "Bearer "+token)
 		}
-		out.Header.Set("X-Forwarded-For", clientIP(r))
-		out.Header.Set("X-Forwarded-Proto", "http")
+		c := clientOf(r)
+		out.Header.Set("X-Forwarded-For", c.ip)
+		out.Header.Set("X-Forwarded-Proto", map[bool]string{false: "http", true: "https"}[c.https])
 		resp, err := invoke.Do(ctx, to.app, out)
 		if err != nil {
 			var maxErr *http.MaxBytesError

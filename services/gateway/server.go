@@ -30,7 +30,7 @@ var _ contracts.Invoker = (*daprapp.Invoker)(nil)
 
 // NewServer wires the gateway. Unlike the services it is not behind an app
 // token: it is the edge that browsers and API clients reach.
-func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier, limits *rateLimiter) http.Handler {
+func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier, limits *rateLimiter, proxies trustedProxies) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/health", health(invoke)).Methods(http.MethodGet)
@@ -40,5 +40,5 @@ func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verif
 	// The APIs, the fragments, the static files and, for every other path,
 	// the shell's pages (see route).
 	r.PathPrefix("/").Handler(proxy(log, invoke, verifier))
-	return requestID(securityHeaders(limits.middleware(http.MaxBytesHandler(r, maxBody))))
+	return requestID(securityHeaders(proxies.identify(limits.middleware(http.MaxBytesHandler(r, maxBody)))))
 }

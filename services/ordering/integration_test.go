@@ -247,9 +247,11 @@ func TestCheckoutSaga(t *testing.T) {
 					Total: money.EUR(2900), Address: events.Address{Name: "Hal", Street: "x", City: "y", PostalCode: "1", Country: "FR"}}
 				payload, _ := json.Marshal(c)
 				before, _ := s.stock("headlamp")
+				// Only basket may publish an accepted checkout: publish as basket.
+				basket := sys.App("basket")
 				for range 2 {
-					status, _, body := harness.Call(t, http.MethodPost, s.from.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
-						http.Header{"Dapr-Api-Token": {s.from.APIToken}}, string(payload))
+					status, _, body := harness.Call(t, http.MethodPost, basket.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
+						http.Header{"Dapr-Api-Token": {basket.APIToken}}, string(payload))
 					require.Equal(t, http.StatusNoContent, status, "%s", body)
 				}
 				s.waitFor("hal", c.OrderID, events.Paid)
@@ -260,6 +262,21 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Len(t, list, 1)
 				after, _ := s.stock("headlamp")
 				assert.Equal(t, before-1, after, "stock taken once")
+			})
+
+			t.Run("services may publish only their own events", func(t *testing.T) {
+				for _, tt := range []struct{ from, topic string }{
+					{"gateway", events.CheckoutAccepted},
+					{"ordering", events.CheckoutAccepted},
+					{"catalog", events.OrderStatusChanged},
+					{"basket", events.OrderStatusChanged},
+					{"payment", events.OrderStatusChanged},
+				} {
+					from := sys.App(tt.from)
+					status, _, body := harness.Call(t, http.MethodPost, from.SidecarURL()+"/v1.0/publish/events/"+tt.topic,
+						http.Header{"Dapr-Api-Token": {from.APIToken}}, `{"orderId":"forged-by-`+tt.from+`"}`)
+					assert.Equal(t, http.StatusForbidden, status, "%s publishes %s: %s", tt.from, tt.topic, body)
+				}
 			})
 
 			t.Run("services may invoke only what they need", func(t *testing.T) {
@@ -281,8 +298,9 @@ func TestCheckoutSaga(t *testing.T) {
 
 			t.Run("poison event ends in the dead-letter topic", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
-				status, _, body := harness.Call(t, http.MethodPost, s.from.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
-					http.Header{"Dapr-Api-Token": {s.from.APIToken}}, `{"orderId":"poison-1","lines":"not a list"}`)
+				basket := sys.App("basket")
+				status, _, body := harness.Call(t, http.MethodPost, basket.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
+					http.Header{"Dapr-Api-Token": {basket.APIToken}}, `{"orderId":"poison-1","lines":"not a list"}`)
 				require.Equal(t, http.StatusNoContent, status, "%s", body)
 				dlq := sys.App("dead-letters")
 				// Deliveries are retried for about 11 s first (resiliency.yaml).

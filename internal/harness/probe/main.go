@@ -2,7 +2,8 @@
 // the topics in PROBE_TOPICS through its own sidecar and reports what it
 // received at GET /received, so tests can count deliveries per app. With
 // PROBE_FRAGMENT_DELAY it also stands in for a service whose fragments are
-// slow: every GET /fragments/<name> answers after that delay.
+// slow: every GET /fragments/<name> answers after that delay. With
+// PROBE_WORKFLOWS it hosts a workflow of no-op activities (workflows.go).
 package main
 
 import (
@@ -70,6 +71,12 @@ func main() {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, `<div data-boundary=%q data-fragment=%q>slow but here</div>`, cfg.AppID, r.PathValue("name"))
 		})
+	}
+	if os.Getenv("PROBE_WORKFLOWS") != "" {
+		if err := startChains(ctx, cfg, log, mux); err != nil {
+			fmt.Fprintln(os.Stderr, "probe:", err)
+			os.Exit(1)
+		}
 	}
 	mux.HandleFunc("GET /received", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
