@@ -80,44 +80,55 @@ func TimedGet(tb testing.TB, client *http.Client, url string, header http.Header
 const clockTick = 10 * time.Millisecond
 
 // CPU is the CPU time (user + system) used so far by each process the
-// system runs, by name ("catalog", "catalog-dapr", "scheduler", …). Each
-// process leads its own process group, so the time of whatever it forked
-// (PostgreSQL's backends) counts too, while they live. NATS runs inside the
-// runner (the test binary) and is not counted.
+// system runs, by name ("catalog", "catalog-dapr", "scheduler", …), its
+// descendants included while they live (PostgreSQL's backends, which lead
+// process groups of their own). NATS runs inside the runner (the test
+// binary) and is not counted.
 func CPU(sys *runner.System) map[string]time.Duration {
-	groups := map[int]string{}
+	named := map[int]string{}
 	for name, pid := range sys.InfraPIDs() {
-		groups[pid] = name
+		named[pid] = name
 	}
 	for _, a := range sys.Apps {
-		groups[a.AppPID()] = a.Name()
-		groups[a.SidecarPID()] = a.Name() + "-dapr"
+		named[a.AppPID()] = a.Name()
+		named[a.SidecarPID()] = a.Name() + "-dapr"
 	}
-	out := map[string]time.Duration{}
+	type proc struct {
+		ppid int
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
-		if _, err := strconv.Atoi(d.Name()); err != nil {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
 		if err != nil {
 			continue // it ended meanwhile
 		}
-		// After the command's closing parenthesis: state, ppid, pgrp, …,
-		// utime and stime are the 12th and 13th fields.
+		// After the command's closing parenthesis: state, ppid, …, with
+		// utime and stime the 12th and 13th fields.
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 		if len(f) < 13 {
 			continue
 		}
-		pgrp, _ := strconv.Atoi(f[2])
-		name, ok := groups[pgrp]
-		if !ok {
-			continue
-		}
+		ppid, _ := strconv.Atoi(f[1])
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		out[name] += time.Duration(utime+stime) * clockTick
+		procs[pid] = proc{ppid: ppid, cpu: time.Duration(utime+stime) * clockTick}
+	}
+	out := map[string]time.Duration{}
+	for pid, p := range procs {
+		// Charge each process to the nearest named ancestor (or itself).
+		for at, depth := pid, 0; at > 1 && depth < 8; at, depth = procs[at].ppid, depth+1 {
+			if name, ok := named[at]; ok {
+				out[name] += p.cpu
+				break
+			}
+		}
 	}
 	return out
 }
