@@ -154,6 +154,10 @@ func TestUpstreamErrorsAreReplaced(t *testing.T) {
 		{"the sidecar's own error", func() *http.Response {
 			return &http.Response{StatusCode: 500, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(daprError))}
 		}, 502, "upstream_failed", false},
+		{"access control refusing an internal operation", func() *http.Response {
+			return &http.Response{StatusCode: 403, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(`{"errorCode":"ERR_DIRECT_INVOKE","message":"access control policy has denied access to id: gateway operation: reservations verb: POST"}`))}
+		}, 404, "not_found", false},
 		{"a timeout", func() *http.Response {
 			return &http.Response{StatusCode: 504, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(daprError))}
 		}, 504, "upstream_timeout", false},

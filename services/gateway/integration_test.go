@@ -24,6 +24,8 @@ func TestThroughTheGateway(t *testing.T) {
 		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "GATEWAY_RATE_PER_SECOND": "1000"}})
 	base := sys.App("gateway").AppURL()
 	origin := http.Header{"Origin": {base}}
+	// Every answer of the public API must be one api/openapi.yaml declares.
+	contract := harness.LoadContract(t)
 	send := func(method, path, token, body string, extra http.Header) (int, http.Header, []byte) {
 		h := http.Header{}
 		for k, v := range extra {
@@ -32,7 +34,9 @@ func TestThroughTheGateway(t *testing.T) {
 		if token != "" {
 			h.Set("Authorization", "Bearer "+token)
 		}
-		return harness.Call(t, method, base+path, h, body)
+		status, header, answer := harness.Call(t, method, base+path, h, body)
+		contract.Check(t, method, base+path, status, header, answer)
+		return status, header, answer
 	}
 	login := func(email, password string) (token, cookie string) {
 		harness.Eventually(t, 30*time.Second, func() error {
@@ -106,7 +110,9 @@ func TestThroughTheGateway(t *testing.T) {
 			{"POST", order + "/cancel", "", map[string]int{"anonymous": 401, "A": 409, "B": 404}},
 			{"POST", order + "/ship", "", map[string]int{"anonymous": 401, "A": 403, "B": 403}},
 			{"GET", "/api/identity/me", "", map[string]int{"anonymous": 401, "A": 200, "admin": 200}},
-			{"POST", "/api/catalog/reservations", `{}`, map[string]int{"anonymous": 403, "admin": 403}},
+			// Internal operations do not exist for the public (the gateway's
+			// sidecar may not call them; the gateway answers 404).
+			{"POST", "/api/catalog/reservations", `{}`, map[string]int{"anonymous": 404, "admin": 404}},
 			{"POST", "/api/payment/authorize", `{}`, map[string]int{"anonymous": 404, "admin": 404}},
 		} {
 			for name, want := range row.want {

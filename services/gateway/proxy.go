@@ -195,10 +195,16 @@ func upstreamError(resp *http.Response, body []byte, app string) *httpapi.Error 
 		// empty, untyped 200 is the sidecar's when the app died mid-call.
 		return httpapi.Errorf(http.StatusBadGateway, "upstream_broken", "the %s service did not answer completely", app)
 	}
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && strings.HasPrefix(ct, "application/json") {
+		// Services answer their errors as problems; a plain JSON 4xx is the
+		// sidecar's own, e.g. access control refusing an internal
+		// operation, which does not exist for the public.
+		return httpapi.Errorf(http.StatusNotFound, "not_found", "there is nothing at this address")
+	}
 	if resp.StatusCode < 500 {
 		return nil
 	}
-	ct := resp.Header.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/problem+json") || strings.HasPrefix(ct, "text/html") {
 		return nil
 	}
