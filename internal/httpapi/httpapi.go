@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBody is the largest request body any API accepts.
@@ -56,8 +58,20 @@ func Decode[T any](r *http.Request) (T, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return v, Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json, not %s", ct)
 	}
-	body := http.MaxBytesReader(nil, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		return v, decodeError(err)
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD and let the
+	// last of two equal keys win: both are refused, not guessed at.
+	if !utf8.Valid(raw) {
+		return v, Errorf(http.StatusBadRequest, "invalid_utf8", "the body is not valid UTF-8")
+	}
+	if field, ok := duplicateKey(raw); ok {
+		return v, &Error{Status: http.StatusBadRequest, Code: "duplicate_field", Detail: "the body has a field twice",
+			Fields: map[string]string{field: "appears more than once"}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, decodeError(err)
@@ -71,6 +85,56 @@ func Decode[T any](r *http.Request) (T, error) {
 		}
 	}
 	return v, nil
+}
+
+// duplicateKey finds a key that appears twice in one object of a JSON
+// document, and names it by its path (e.g. "card.number"). Malformed JSON
+// is left to the decoder to report (its scanner also bounds the nesting,
+// hence this recursion).
+func duplicateKey(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var walk func(path string) (string, bool, error)
+	walk = func(path string) (string, bool, error) {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false, err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return "", false, err
+				}
+				key, _ := k.(string)
+				at := key
+				if path != "" {
+					at = path + "." + key
+				}
+				if seen[key] {
+					return at, true, nil
+				}
+				seen[key] = true
+				if f, dup, err := walk(at); dup || err != nil {
+					return f, dup, err
+				}
+			}
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if f, dup, err := walk(fmt.Sprintf("%s[%d]", path, i)); dup || err != nil {
+					return f, dup, err
+				}
+			}
+		default:
+			return "", false, nil // a scalar
+		}
+		_, err = dec.Token() // the closing delimiter
+		return "", false, err
+	}
+	f, dup, _ := walk("")
+	return f, dup
 }
 
 func decodeError(err error) error {

@@ -41,6 +41,10 @@ func TestDecode(t *testing.T) {
 		{"two values", `{"quantity":1}{"quantity":2}`, "", 400, "malformed_json", ""},
 		{"too large", `{"quantity":1,"pad":"` + strings.Repeat("x", MaxBody) + `"}`, "", 413, "body_too_large", ""},
 		{"not json", `quantity=1`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", ""},
+		{"duplicate key, bad one first", `{"quantity":0,"quantity":2}`, "", 400, "duplicate_field", "quantity"},
+		{"duplicate key, nested", `{"quantity":2,"x":{"a":1,"a":2}}`, "", 400, "duplicate_field", "x.a"},
+		{"duplicate key in an array's object", `{"quantity":2,"x":[{"a":1},{"b":1,"b":1}]}`, "", 400, "duplicate_field", "x[1].b"},
+		{"invalid UTF-8", "{\"quantity\":2,\"note\":\"\xff\xfe\"}", "", 400, "invalid_utf8", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
