@@ -80,9 +80,9 @@ func (c *Contract) Check(t testing.TB, method, url string, status int, header ht
 		}
 		return
 	}
-	if edgeStatus[status] && route.Operation.Responses.Status(status) == nil {
-		// The gateway's own answers, which any operation may give (the
-		// contract's description lists them): a problem, as always.
+	if anyOperation[status] && route.Operation.Responses.Status(status) == nil {
+		// Answers any operation may give (the contract's description lists
+		// them): a problem, as always.
 		c.checkProblem(t, method, req.URL.Path, status, header, body)
 		return
 	}
@@ -93,13 +93,15 @@ func (c *Contract) Check(t testing.TB, method, url string, status int, header ht
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("contract: %s %s answered %d against api/openapi.yaml: %v\nbody: %.300s", method, req.URL.Path, status, err, body)
+		t.Errorf("contract: %s %.80s answered %d against api/openapi.yaml: %v\nbody: %.300s", method, req.URL.Path, status, err, body)
 	}
 }
 
-// edgeStatus are the answers the gateway itself may give to any operation.
-var edgeStatus = map[int]bool{http.StatusForbidden: true, http.StatusRequestEntityTooLarge: true,
-	http.StatusTooManyRequests: true, http.StatusBadGateway: true, http.StatusServiceUnavailable: true, http.StatusGatewayTimeout: true}
+// anyOperation are the answers any operation may give: the decoder's (400,
+// 415), an unknown path or id (404), and the gateway's own.
+var anyOperation = map[int]bool{http.StatusBadRequest: true, http.StatusNotFound: true, http.StatusUnsupportedMediaType: true, http.StatusRequestURITooLong: true,
+	http.StatusForbidden: true, http.StatusRequestEntityTooLarge: true, http.StatusTooManyRequests: true,
+	http.StatusBadGateway: true, http.StatusServiceUnavailable: true, http.StatusGatewayTimeout: true}
 
 func (c *Contract) checkProblem(t testing.TB, method, path string, status int, header http.Header, body []byte) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +14,6 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
-	"github.com/bazaar-shop/bazaar/internal/httpapi"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -39,12 +39,12 @@ func categoryTitle(c string) string {
 	return strings.ToUpper(c[:1]) + c[1:]
 }
 
-func gridTitle(q listQuery) string {
+func gridTitle(q Query) string {
 	switch {
-	case q.text != "":
-		return "Results for “" + q.text + "”"
-	case q.category != "":
-		return categoryTitle(q.category)
+	case q.Text != "":
+		return "Results for “" + q.Text + "”"
+	case q.Category != "":
+		return categoryTitle(q.Category)
 	default:
 		return "All products"
 	}
@@ -53,13 +53,13 @@ func gridTitle(q listQuery) string {
 func pages(p ProductPage) int { return (p.Total + p.PageSize - 1) / p.PageSize }
 
 // pageURL is the home page URL that shows page n of the same query.
-func (q listQuery) pageURL(n int) string {
+func (q Query) pageURL(n int) string {
 	v := url.Values{}
-	if q.category != "" {
-		v.Set("category", q.category)
+	if q.Category != "" {
+		v.Set("category", q.Category)
 	}
-	if q.text != "" {
-		v.Set("q", q.text)
+	if q.Text != "" {
+		v.Set("q", q.Text)
 	}
 	v.Set("page", strconv.Itoa(n))
 	return "/?" + v.Encode()
@@ -82,81 +82,42 @@ func categoriesHandler(f *fragment.Service) http.Handler {
 	})
 }
 
-func productGridHandler(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+func productGridHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := parseListQuery(r)
-		if err != nil {
+		q, err := parseQuery(r.URL.Query())
+		if err != nil || len(q.Valid()) > 0 {
 			// A hand-edited page number shows the first page, not an error.
-			q = listQuery{category: q.category, text: q.text, page: 1, pageSize: 12}
+			q.Page, q.PageSize = 1, defaultPageSize
 		}
-		all, err := products.List(r.Context())
+		page, err := c.Page(r.Context(), q)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
-		f.Write(w, r, http.StatusOK, fragment.Public, productGridFragment(q, q.apply(all)))
+		f.Write(w, r, http.StatusOK, fragment.Public, productGridFragment(q, page))
 	})
 }
 
-func productHandler(log *slog.Logger, f *fragment.Service, products Products, render func(Product) templ.Component) http.Handler {
+func productHandler(log *slog.Logger, f *fragment.Service, c Catalog, render func(Product) templ.Component) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _, err := products.Get(r.Context(), r.URL.Query().Get("id"))
-		if errors.Is(err, ErrNotFound) {
-			f.Fail(w, r, log, httpapi.Errorf(http.StatusNotFound, "not_found", "There is no such product."))
-			return
-		}
+		p, _, err := c.Product(r.Context(), r.URL.Query().Get("id"))
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
-		f.Write(w, r, http.StatusOK, fragment.Public, render(p.public()))
+		f.Write(w, r, http.StatusOK, fragment.Public, render(p))
 	})
 }
 
-func recommendationsHandler(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+func recommendationsHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		all, err := products.List(r.Context())
+		picks, err := c.Recommend(r.Context(), r.URL.Query().Get("id"), 4)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
-		f.Write(w, r, http.StatusOK, fragment.Public, recommendationsFragment(recommend(all, r.URL.Query().Get("id"), 4)))
+		f.Write(w, r, http.StatusOK, fragment.Public, recommendationsFragment(picks))
 	})
-}
-
-// recommend picks n products other than id: its category first, then the
-// rest, skipping what is sold out. Without an id it shows the best stocked.
-func recommend(all []Product, id string, n int) []Product {
-	var category string
-	for _, p := range all {
-		if p.ID == id {
-			category = p.Category
-		}
-	}
-	var same, other []Product
-	for _, p := range all {
-		switch {
-		case p.ID == id || p.Stock == 0:
-		case category != "" && p.Category == category:
-			same = append(same, p.public())
-		default:
-			other = append(other, p.public())
-		}
-	}
-	if category == "" {
-		// One of each category reads better on the home page than four
-		// of the first.
-		seen := map[string]bool{}
-		var picks []Product
-		for _, p := range other {
-			if !seen[p.Category] && len(picks) < n {
-				seen[p.Category] = true
-				picks = append(picks, p)
-			}
-		}
-		return picks
-	}
-	return append(same, other...)[:min(n, len(same)+len(other))]
 }
 
 // adminRow is one product in the admin form, with what was typed and the
@@ -169,29 +130,29 @@ type adminRow struct {
 	Saved        bool
 }
 
-func adminProductsHandler(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+func adminProductsHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := caller.RequireAdmin(r); err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
-		rows, err := adminRows(r, products)
+		rows, err := adminRows(r, c)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
 		f.Write(w, r, http.StatusOK, fragment.Personal, adminProductsFragment(rows, fragment.Page(r)))
 	})
 }
 
-func adminRows(r *http.Request, products Products) ([]adminRow, error) {
-	all, err := products.List(r.Context())
+func adminRows(r *http.Request, c Catalog) ([]adminRow, error) {
+	all, err := c.All(r.Context())
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]adminRow, 0, len(all))
 	for _, p := range all {
-		_, etag, err := products.Get(r.Context(), p.ID)
+		_, etag, err := c.Product(r.Context(), p.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -201,61 +162,63 @@ func adminRows(r *http.Request, products Products) ([]adminRow, error) {
 }
 
 // saveAdminProduct takes one row of the admin form: price and stock, under
-// the ETag the form was rendered with.
-func saveAdminProduct(log *slog.Logger, f *fragment.Service, products Products) http.Handler {
+// the ETag the form was rendered with. The catalog's rules decide, as for
+// the API; only reading the typed text is the form's.
+func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := caller.RequireAdmin(r); err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
 		id, page := r.PostFormValue("id"), fragment.Page(r)
-		rows, err := adminRows(r, products)
+		rows, err := adminRows(r, c)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
-		i := -1
-		for j := range rows {
-			if rows[j].Product.ID == id {
-				i = j
-			}
-		}
+		i := slices.IndexFunc(rows, func(row adminRow) bool { return row.Product.ID == id })
 		if i < 0 {
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
 		}
 		row := &rows[i]
 		row.Price, row.Stock, row.Errors = strings.TrimSpace(r.PostFormValue("price")), strings.TrimSpace(r.PostFormValue("stock")), map[string]string{}
+		in := inputOf(row.Product)
 		price, err := parseEuros(row.Price)
 		if err != nil {
 			row.Errors["price"] = err.Error()
 		}
 		stock, err := strconv.Atoi(row.Stock)
-		if err != nil || stock < 0 || stock > 1_000_000 {
-			row.Errors["stock"] = "must be a whole number from 0 to 1000000"
+		if err != nil {
+			row.Errors["stock"] = "must be a whole number"
 		}
 		if len(row.Errors) > 0 {
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
 		}
-		next := row.Product
-		next.Price, next.Stock = price, stock
-		current, _, err := products.Get(r.Context(), id)
-		if err == nil {
-			next.Holds = current.Holds
-		}
-		if _, err := products.Save(r.Context(), next, r.PostFormValue("etag")); errors.Is(err, ErrConflict) {
+		in.Price, in.Stock = price, &stock
+		_, _, err = c.Update(r.Context(), id, r.PostFormValue("etag"), in)
+		var invalid *InvalidError
+		switch {
+		case errors.As(err, &invalid):
+			for field, msg := range invalid.Fields {
+				row.Errors[strings.TrimSuffix(field, ".amount")] = msg
+			}
+			f.Invalid(w, r, adminProductsFragment(rows, page))
+			return
+		case errors.Is(err, ErrConflict):
+			current, _, _ := c.Product(r.Context(), id)
 			row.Errors["form"] = "someone changed this product since you opened the page; here is what it is now"
 			row.Price, row.Stock = decimal(current.Price), strconv.Itoa(current.Stock)
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
-		} else if err != nil {
-			f.Fail(w, r, log, err)
+		case err != nil:
+			f.Fail(w, r, log, problem(err))
 			return
 		}
-		rows, err = adminRows(r, products)
+		rows, err = adminRows(r, c)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
 		for j := range rows {

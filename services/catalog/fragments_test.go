@@ -28,7 +28,7 @@ func TestFragmentsRender(t *testing.T) {
 		assert.Equal(t, "Garden", doc.Find(`a[aria-current="page"]`).Text())
 	})
 	t.Run("product grid escapes names and the search text", func(t *testing.T) {
-		q := listQuery{category: "garden", text: `<b>"x"</b>`, page: 2, pageSize: 1}
+		q := Query{Category: "garden", Text: `<b>"x"</b>`, Page: 2, PageSize: 1}
 		doc := fragmenttest.Render(t, productGridFragment(q, ProductPage{Items: []Product{p}, Total: 3, Page: 2, PageSize: 1}), "catalog", "product-grid")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
 		assert.Equal(t, `<b>"x"</b>`, doc.Find("#catalog-search-q").AttrOr("value", ""))
@@ -38,7 +38,7 @@ func TestFragmentsRender(t *testing.T) {
 		assert.Equal(t, "/?category=garden&page=3&q=%3Cb%3E%22x%22%3C%2Fb%3E", doc.Find(`a[rel="next"]`).AttrOr("href", ""))
 	})
 	t.Run("empty grid", func(t *testing.T) {
-		doc := fragmenttest.Render(t, productGridFragment(listQuery{page: 1, pageSize: 12}, ProductPage{Page: 1, PageSize: 12}), "catalog", "product-grid")
+		doc := fragmenttest.Render(t, productGridFragment(Query{Page: 1, PageSize: 12}, ProductPage{Page: 1, PageSize: 12}), "catalog", "product-grid")
 		assert.Contains(t, doc.Find(".catalog-grid__empty").Text(), "No products match")
 	})
 	t.Run("product detail", func(t *testing.T) {

@@ -5,48 +5,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
-	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
-// Reservation holds stock for an order while it is being paid for. Stock
-// leaves the shelf when it is reserved; a release puts it back, a commit
-// makes it final.
-type Reservation struct {
-	OrderID string            `json:"orderId"`
-	Status  string            `json:"status"` // reserved, rejected, released, committed
-	Lines   []ReservationLine `json:"lines"`
-}
+// Stock reservations for the checkout saga (contracts.Reservation, called
+// by ordering). Stock leaves the shelf when it is reserved; a release puts
+// it back, a commit makes it final.
 
-// ReservationLine is one product and how many to hold.
-type ReservationLine struct {
-	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
-}
+type (
+	Reservation     = contracts.Reservation
+	ReservationLine = contracts.ReservationLine
+)
 
 // Reservation states.
 const (
-	reserved  = "reserved"
-	rejected  = "rejected"
-	released  = "released"
-	committed = "committed"
+	reserved  = contracts.Reserved
+	rejected  = contracts.Rejected
+	released  = contracts.Released
+	committed = contracts.Committed
 )
+
+// ErrNoReservation means the order has no reservation to commit.
+var ErrNoReservation = errors.New("no reservation")
 
 // ErrInsufficientStock means at least one line could not be held.
 var ErrInsufficientStock = errors.New("insufficient stock")
 
 func reservationKey(orderID string) string { return "reservation:" + orderID }
 
+// reservationRequest is a request for a reservation, as ordering sends it.
+type reservationRequest contracts.Reservation
+
 // Valid implements httpapi.Validator.
-func (r Reservation) Valid(context.Context) map[string]string {
+func (r reservationRequest) Valid(context.Context) map[string]string {
 	p := map[string]string{}
 	if r.OrderID == "" || len(r.OrderID) > 64 {
 		p["orderId"] = "is required (at most 64 characters)"
@@ -149,7 +146,7 @@ func (s *productStore) settle(ctx context.Context, orderID, to string) (Reservat
 		return r, nil
 	}
 	if !ok {
-		return Reservation{}, ErrNotFound
+		return Reservation{}, ErrNoReservation
 	}
 	if err := s.dropHolds(ctx, orderID, r.Lines, to == released); err != nil {
 		return Reservation{}, err
@@ -271,42 +268,4 @@ func sleep(ctx context.Context, attempt int) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-func reserveStock(log *slog.Logger, products *productStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := httpapi.Decode[Reservation](r)
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		res, err := products.reserve(r.Context(), req.OrderID, req.Lines)
-		if errors.Is(err, ErrInsufficientStock) {
-			// A rejection is an answer, not a failure: Dapr's resiliency
-			// counts every non-2xx as a fault, and a run of rejections would
-			// open the circuit breaker in front of catalog.
-			httpapi.JSON(w, http.StatusOK, res)
-			return
-		}
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		httpapi.JSON(w, http.StatusOK, res)
-	})
-}
-
-func settleReservation(log *slog.Logger, products *productStore, to string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := products.settle(r.Context(), mux.Vars(r)["orderId"], to)
-		if errors.Is(err, ErrNotFound) {
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusNotFound, "reservation_not_found", "no reservation for this order"))
-			return
-		}
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		httpapi.JSON(w, http.StatusOK, res)
-	})
 }

@@ -4,17 +4,12 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
-
-var categories = []string{"kitchen", "garden", "workshop", "outdoor"}
-
-func validCategory(c string) bool { return slices.Contains(categories, c) }
 
 type seedRow struct {
 	name, description string

@@ -23,23 +23,24 @@ const (
 // NewServer wires the catalog's routes. Every route but health needs the
 // app token, so only catalog's own sidecar can reach it.
 func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, products Products, stock *productStore) http.Handler {
+	c := Catalog{products: products}
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
-	r.Handle("/products", listProducts(log, products)).Methods(http.MethodGet)
-	r.Handle("/products/{id}", getProduct(log, products)).Methods(http.MethodGet)
-	r.Handle("/products", createProduct(log, products)).Methods(http.MethodPost)
-	r.Handle("/products/{id}", updateProduct(log, products)).Methods(http.MethodPut)
+	r.Handle("/products", listProducts(log, c)).Methods(http.MethodGet)
+	r.Handle("/products/{id}", getProduct(log, c)).Methods(http.MethodGet)
+	r.Handle("/products", createProduct(log, c)).Methods(http.MethodPost)
+	r.Handle("/products/{id}", updateProduct(log, c)).Methods(http.MethodPut)
 	r.Handle("/static/catalog/products/{file}", productImage()).Methods(http.MethodGet)
 	// The catalog's slice of the shop's pages (see internal/fragment).
 	f := newFragments()
 	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)
 	r.Handle("/fragments/categories", categoriesHandler(f)).Methods(http.MethodGet)
-	r.Handle("/fragments/product-grid", productGridHandler(log, f, products)).Methods(http.MethodGet)
-	r.Handle("/fragments/product-detail", productHandler(log, f, products, productDetailFragment)).Methods(http.MethodGet)
-	r.Handle("/fragments/stock-badge", productHandler(log, f, products, stockBadgeFragment)).Methods(http.MethodGet)
-	r.Handle("/fragments/recommendations", recommendationsHandler(log, f, products)).Methods(http.MethodGet)
-	r.Handle("/fragments/admin-products", adminProductsHandler(log, f, products)).Methods(http.MethodGet)
-	r.Handle("/fragments/admin-products", saveAdminProduct(log, f, products)).Methods(http.MethodPost)
+	r.Handle("/fragments/product-grid", productGridHandler(log, f, c)).Methods(http.MethodGet)
+	r.Handle("/fragments/product-detail", productHandler(log, f, c, productDetailFragment)).Methods(http.MethodGet)
+	r.Handle("/fragments/stock-badge", productHandler(log, f, c, stockBadgeFragment)).Methods(http.MethodGet)
+	r.Handle("/fragments/recommendations", recommendationsHandler(log, f, c)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-products", adminProductsHandler(log, f, c)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-products", saveAdminProduct(log, f, c)).Methods(http.MethodPost)
 	r.PathPrefix("/static/catalog/").Handler(f.Assets.Handler()).Methods(http.MethodGet)
 	// Stock reservations for the checkout saga (called by ordering).
 	r.Handle("/reservations", reserveStock(log, stock)).Methods(http.MethodPost)

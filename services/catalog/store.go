@@ -12,44 +12,6 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-// Product is one thing the shop sells.
-type Product struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name"`
-	Description string      `json:"description"`
-	Category    string      `json:"category"`
-	Price       money.Money `json:"price"`
-	ImageURL    string      `json:"imageUrl"`
-	Stock       int         `json:"stock"`
-	// Holds is the stock held for orders being paid, by order id. It is
-	// stored with the product but never shown (see public).
-	Holds map[string]int `json:"holds,omitempty"`
-}
-
-// public is the product as the API shows it.
-func (p Product) public() Product {
-	p.Holds = nil
-	return p
-}
-
-// Domain errors; handlers map them to HTTP in one place (fail).
-var (
-	ErrNotFound = errors.New("not found")
-	// ErrConflict means the caller's ETag is stale: someone changed the
-	// product since they read it.
-	ErrConflict = errors.New("conflict")
-	// ErrExists means a product with that id exists already.
-	ErrExists = errors.New("exists")
-)
-
-// Products is what the handlers need from storage.
-type Products interface {
-	List(ctx context.Context) ([]Product, error)
-	Get(ctx context.Context, id string) (Product, string, error)
-	Save(ctx context.Context, p Product, etag string) (string, error)
-	Create(ctx context.Context, p Product) (string, error)
-}
-
 // sidecar is the part of the Dapr client the store uses.
 type sidecar interface {
 	GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error)

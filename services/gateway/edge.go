@@ -19,6 +19,10 @@ import (
 // maxBody bounds every request body at the edge.
 const maxBody = 1 << 20
 
+// maxTarget bounds a request's path and query: a sidecar reads a request's
+// line and headers into 4 KiB and answers 431 beyond.
+const maxTarget = 2048
+
 // csp lets the UI load only its own scripts, styles and images.
 const csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"

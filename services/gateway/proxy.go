@@ -74,6 +74,10 @@ func route(path string) (target, bool) {
 // invocation through the gateway's sidecar.
 func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.RequestURI()) > maxTarget {
+			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusRequestURITooLong, "uri_too_long", "the address is longer than %d bytes", maxTarget))
+			return
+		}
 		to, ok := route(r.URL.Path)
 		if !ok {
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusNotFound, "not_found", "no such API"))
@@ -201,6 +205,11 @@ func upstreamError(resp *http.Response, body []byte, app string) *httpapi.Error 
 		// sidecar's own, e.g. access control refusing an internal
 		// operation, which does not exist for the public.
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "there is nothing at this address")
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && !strings.HasPrefix(ct, "application/problem+json") && !strings.HasPrefix(ct, "text/html") {
+		// Another 4xx of the sidecar's own (e.g. 431 for headers too
+		// large): keep the status, in the shape every error has.
+		return httpapi.Errorf(resp.StatusCode, "bad_request", "the request was refused")
 	}
 	if resp.StatusCode < 500 {
 		return nil
