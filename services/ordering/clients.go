@@ -10,7 +10,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
@@ -20,40 +20,26 @@ import (
 // the event bus.
 
 // catalogStock implements Stock with catalog's /reservations API.
-type catalogStock struct{ invoke *daprapp.Invoker }
-
-type reservationLine struct {
-	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
-}
-
-type reservationRequest struct {
-	OrderID string            `json:"orderId"`
-	Lines   []reservationLine `json:"lines"`
-}
-
-type reservation struct {
-	Status string `json:"status"` // reserved, rejected, released, committed
-}
+type catalogStock struct{ invoke contracts.Invoker }
 
 func (c catalogStock) Reserve(ctx context.Context, orderID string, lines []events.Line) (bool, error) {
-	req := reservationRequest{OrderID: orderID}
+	req := contracts.Reservation{OrderID: orderID}
 	for _, l := range lines {
-		req.Lines = append(req.Lines, reservationLine{l.ProductID, l.Quantity})
+		req.Lines = append(req.Lines, contracts.ReservationLine{ProductID: l.ProductID, Quantity: l.Quantity})
 	}
-	var res reservation
-	if err := c.call(ctx, "/reservations", req, &res); err != nil {
+	var res contracts.Reservation
+	if err := c.call(ctx, contracts.ReservationsPath, req, &res); err != nil {
 		return false, err
 	}
-	return res.Status == "reserved", nil
+	return res.Status == contracts.Reserved, nil
 }
 
 func (c catalogStock) Commit(ctx context.Context, orderID string) error {
-	return c.call(ctx, "/reservations/"+orderID+"/commit", nil, nil)
+	return c.call(ctx, contracts.CommitPath(orderID), nil, nil)
 }
 
 func (c catalogStock) Release(ctx context.Context, orderID string) error {
-	return c.call(ctx, "/reservations/"+orderID+"/release", nil, nil)
+	return c.call(ctx, contracts.ReleasePath(orderID), nil, nil)
 }
 
 // call POSTs body to catalog and decodes a 200 answer into out.
@@ -94,27 +80,16 @@ type invoker interface {
 // paymentService implements Payments with payment's gRPC methods.
 type paymentService struct{ dapr invoker }
 
-type authorizeRequest struct {
-	OrderID string      `json:"orderId"`
-	Token   string      `json:"token"`
-	Amount  money.Money `json:"amount"`
-}
-
-type authorization struct {
-	Approved bool   `json:"approved"`
-	Reason   string `json:"reason,omitempty"`
-}
-
 func (p paymentService) Authorize(ctx context.Context, orderID, token string, amount money.Money) (bool, error) {
-	var a authorization
-	if err := p.call(ctx, "authorize", authorizeRequest{OrderID: orderID, Token: token, Amount: amount}, &a); err != nil {
+	var a contracts.Authorization
+	if err := p.call(ctx, contracts.Authorize, contracts.AuthorizeRequest{OrderID: orderID, Token: token, Amount: amount}, &a); err != nil {
 		return false, err
 	}
 	return a.Approved, nil
 }
 
 func (p paymentService) Void(ctx context.Context, orderID string) error {
-	return p.call(ctx, "void", map[string]string{"orderId": orderID}, nil)
+	return p.call(ctx, contracts.Void, contracts.VoidRequest{OrderID: orderID}, nil)
 }
 
 func (p paymentService) call(ctx context.Context, method string, in, out any) error {
@@ -122,7 +97,7 @@ func (p paymentService) call(ctx context.Context, method string, in, out any) er
 	if err != nil {
 		return err
 	}
-	resp, err := p.dapr.InvokeMethodWithContent(ctx, "payment", method, http.MethodPost,
+	resp, err := p.dapr.InvokeMethodWithContent(ctx, contracts.PaymentApp, method, http.MethodPost,
 		&dapr.DataContent{ContentType: "application/json", Data: body})
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -12,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
@@ -36,12 +35,6 @@ func newFragments() *fragment.Service {
 		fragment.Spec{Name: "order-history", Description: "the user's orders", Cache: fragment.Personal},
 		fragment.Spec{Name: "admin-orders", Description: "recent orders, shipping the paid ones (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
 	)
-}
-
-// checkoutPlacer reaches basket's checkout API (a *daprapp.Invoker); the form
-// calls it on the user's behalf, with their token.
-type checkoutPlacer interface {
-	Do(ctx context.Context, appID string, req *http.Request) (*http.Response, error)
 }
 
 // checkoutView is the checkout form with what was typed and the errors.
@@ -61,8 +54,6 @@ var formFields = map[string]string{
 
 // statusChangedEvent tells the page that an order's status changed.
 const statusChangedEvent = "ordering-status-changed"
-
-var keyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
 // newKey is the Idempotency-Key of one rendering of the form: submitting it
 // twice (a double click, a retried post) places one order.
@@ -86,14 +77,14 @@ func checkoutFormHandler(f *fragment.Service) http.Handler {
 // placeOrder sends the form to basket's checkout. Refused input comes back
 // with its errors and what was typed, except the card number and security
 // code, which are never written into a page.
-func placeOrder(log *slog.Logger, f *fragment.Service, basket checkoutPlacer) http.Handler {
+func placeOrder(log *slog.Logger, f *fragment.Service, basket contracts.Invoker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := caller.User(r); err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
 		v := checkoutView{Page: fragment.Page(r), Key: r.PostFormValue("key"), SignedIn: true, Values: map[string]string{}, Errors: map[string]string{}}
-		if !keyRE.MatchString(v.Key) {
+		if !contracts.ValidIdempotencyKey(v.Key) {
 			v.Key = newKey()
 		}
 		for _, name := range []string{"name", "street", "postalCode", "city", "country", "cardExpiry"} {
@@ -107,7 +98,7 @@ func placeOrder(log *slog.Logger, f *fragment.Service, basket checkoutPlacer) ht
 		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, "/basket/checkout", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", r.Header.Get("Authorization"))
-		req.Header.Set("Idempotency-Key", v.Key)
+		req.Header.Set(contracts.IdempotencyKeyHeader, v.Key)
 		resp, err := basket.Do(r.Context(), "basket", req)
 		if err != nil {
 			f.Fail(w, r, log, err)
@@ -146,80 +137,81 @@ func placeOrder(log *slog.Logger, f *fragment.Service, basket checkoutPlacer) ht
 	})
 }
 
-// findOrder is the caller's order id (an admin's: anyone's). found is false
-// while the saga has not created it yet, and for someone else's order,
-// which must not be told apart from one that does not exist.
-func findOrder(r *http.Request, orders *orderStore) (o Order, found bool, err error) {
-	u, err := caller.User(r)
+// findOrder is the caller's order in the query. found is false while the
+// saga has not created it yet, and for someone else's order, which must not
+// be told apart from one that does not exist.
+func findOrder(r *http.Request, o Ordering) (order Order, found bool, err error) {
+	v, err := viewer(r)
 	if err != nil {
 		return Order{}, false, err
 	}
 	id := r.URL.Query().Get("id")
-	if !keyRE.MatchString(id) {
-		return Order{}, false, httpapi.Errorf(http.StatusNotFound, "order_not_found", "There is no such order.")
+	if !contracts.ValidIdempotencyKey(id) {
+		return Order{}, false, problem(ErrNotFound)
 	}
-	o, _, err = orders.Get(r.Context(), id)
-	if errors.Is(err, ErrNotFound) || err == nil && o.UserID != u && !caller.IsAdmin(r) {
+	order, err = o.Order(r.Context(), v, id)
+	if errors.Is(err, ErrNotFound) {
 		return Order{ID: id, Status: events.Submitted}, false, nil
 	}
-	return o, err == nil, err
+	return order, err == nil, problem(err)
 }
 
-func confirmationHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+func confirmationHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, _, err := findOrder(r, orders)
+		order, _, err := findOrder(r, o)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
-		f.Write(w, r, http.StatusOK, fragment.Personal, confirmationFragment(o))
+		f.Write(w, r, http.StatusOK, fragment.Personal, confirmationFragment(order))
 	})
 }
 
-func orderStatusHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+func orderStatusHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, found, err := findOrder(r, orders)
+		order, found, err := findOrder(r, o)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
 		if !found {
-			o.Status = "received"
+			order.Status = "received"
 		}
 		// Other fragments may follow the order (the mini cart: the basket
 		// empties once the order is placed); tell them when it moves on.
-		if seen := r.URL.Query().Get("seen"); fragment.IsHTMX(r) && seen != "" && seen != o.Status {
+		if seen := r.URL.Query().Get("seen"); fragment.IsHTMX(r) && seen != "" && seen != order.Status {
 			w.Header().Set("HX-Trigger", statusChangedEvent)
 		}
-		f.Write(w, r, http.StatusOK, fragment.Personal, orderStatusFragment(o, found))
+		f.Write(w, r, http.StatusOK, fragment.Personal, orderStatusFragment(order, found))
 	})
 }
 
-func orderHistoryHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+func orderHistoryHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := caller.User(r)
+		v, err := viewer(r)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
-		list, err := orders.ForUser(r.Context(), u)
+		list, err := o.Mine(r.Context(), v)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
 		f.Write(w, r, http.StatusOK, fragment.Personal, orderHistoryFragment(list))
 	})
 }
 
-func adminOrdersHandler(log *slog.Logger, f *fragment.Service, orders *orderStore) http.Handler {
+func adminOrdersHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := caller.RequireAdmin(r); err != nil {
+		v, err := viewer(r)
+		if err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
-		list, err := orders.Recent(r.Context())
+		list, err := o.Recent(r.Context(), v)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
 		f.Write(w, r, http.StatusOK, fragment.Personal, adminOrdersFragment(list, fragment.Page(r), ""))
@@ -227,39 +219,36 @@ func adminOrdersHandler(log *slog.Logger, f *fragment.Service, orders *orderStor
 }
 
 // shipFromAdmin ships a paid order from the admin list.
-func shipFromAdmin(log *slog.Logger, f *fragment.Service, orders *orderStore, wf Workflows) http.Handler {
+func shipFromAdmin(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := caller.RequireAdmin(r); err != nil {
+		v, err := viewer(r)
+		if err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
 		page := fragment.Page(r)
-		o, _, err := orders.Get(r.Context(), r.PostFormValue("id"))
+		order, err := o.Ship(r.Context(), v, r.PostFormValue("id"))
 		message := ""
+		var transition *TransitionError
 		switch {
 		case errors.Is(err, ErrNotFound):
 			message = "There is no such order."
+		case errors.As(err, &transition):
+			message = "Order " + shortID(order.ID) + " is " + statusText(order.Status) + ": only paid orders ship."
 		case err != nil:
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
-		case o.Status != events.Paid:
-			message = "Order " + shortID(o.ID) + " is " + statusText(o.Status) + ": only paid orders ship."
-		default:
-			if err := wf.Raise(r.Context(), o.ID, shipEvent); err != nil {
-				f.Fail(w, r, log, err)
-				return
-			}
 		}
-		list, err := orders.Recent(r.Context())
+		list, err := o.Recent(r.Context(), v)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
 		if message != "" {
 			f.Invalid(w, r, adminOrdersFragment(list, page, message))
 			return
 		}
-		f.Done(w, r, page, adminOrdersFragment(list, page, "Order "+shortID(o.ID)+" is on its way."))
+		f.Done(w, r, page, adminOrdersFragment(list, page, "Order "+shortID(order.ID)+" is on its way."))
 	})
 }
 

@@ -73,88 +73,57 @@ func startSaga(wf Workflows, settings sagaSettings) daprapp.EventHandler {
 	}
 }
 
-func listOrders(log *slog.Logger, orders *orderStore) http.Handler {
+// viewer is who the request comes from; anonymous callers are refused.
+func viewer(r *http.Request) (Viewer, error) {
+	u, err := caller.User(r)
+	return Viewer{UserID: u, Admin: caller.IsAdmin(r)}, err
+}
+
+func listOrders(log *slog.Logger, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := caller.User(r)
+		v, err := viewer(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		list, err := orders.ForUser(r.Context(), u)
+		list, err := o.Mine(r.Context(), v)
 		if err != nil {
-			httpapi.Fail(w, r, log, err)
+			httpapi.Fail(w, r, log, problem(err))
 			return
 		}
 		httpapi.JSON(w, http.StatusOK, list)
 	})
 }
 
-// ownOrder loads the order in the path if it belongs to the caller (or the
-// caller is an admin). Someone else's order is "not found", not "forbidden":
-// the answer must not tell that the id exists.
-func ownOrder(r *http.Request, orders *orderStore) (Order, error) {
-	u, err := caller.User(r)
-	if err != nil {
-		return Order{}, err
-	}
-	o, _, err := orders.Get(r.Context(), mux.Vars(r)["id"])
-	if errors.Is(err, ErrNotFound) || err == nil && o.UserID != u && !caller.IsAdmin(r) {
-		return Order{}, httpapi.Errorf(http.StatusNotFound, "order_not_found", "no such order")
-	}
-	return o, err
-}
-
-func getOrder(log *slog.Logger, orders *orderStore) http.Handler {
+func getOrder(log *slog.Logger, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, err := ownOrder(r, orders)
+		v, err := viewer(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		httpapi.JSON(w, http.StatusOK, o)
+		order, err := o.Order(r.Context(), v, mux.Vars(r)["id"])
+		if err != nil {
+			httpapi.Fail(w, r, log, problem(err))
+			return
+		}
+		httpapi.JSON(w, http.StatusOK, order)
 	})
 }
 
-// cancelOrder cancels during the grace period only (202); later it is 409.
-func cancelOrder(log *slog.Logger, orders *orderStore, wf Workflows) http.Handler {
+// raise answers a cancel or ship request: 202 once the saga has it.
+func raise(log *slog.Logger, step func(Ordering, context.Context, Viewer, string) (Order, error), o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o, err := ownOrder(r, orders)
+		v, err := viewer(r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		if o.Status != events.Submitted {
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusConflict, "too_late_to_cancel", "the order is %s; it can be cancelled only while submitted", o.Status))
-			return
-		}
-		if err := wf.Raise(r.Context(), o.ID, cancelEvent); err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		httpapi.JSON(w, http.StatusAccepted, map[string]string{"orderId": o.ID})
-	})
-}
-
-// shipOrder is for admins: a paid order moves to shipped.
-func shipOrder(log *slog.Logger, orders *orderStore, wf Workflows) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := caller.RequireAdmin(r); err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		o, err := ownOrder(r, orders)
+		order, err := step(o, r.Context(), v, mux.Vars(r)["id"])
 		if err != nil {
-			httpapi.Fail(w, r, log, err)
+			httpapi.Fail(w, r, log, problem(err))
 			return
 		}
-		if o.Status != events.Paid {
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusConflict, "not_paid", "the order is %s; only paid orders ship", o.Status))
-			return
-		}
-		if err := wf.Raise(r.Context(), o.ID, shipEvent); err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		httpapi.JSON(w, http.StatusAccepted, map[string]string{"orderId": o.ID})
+		httpapi.JSON(w, http.StatusAccepted, map[string]string{"orderId": order.ID})
 	})
 }
