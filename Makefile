@@ -36,7 +36,7 @@ crash: dapr deps
 ## fuzz: run each request-decoder fuzzer for FUZZTIME (new crashers land in testdata/fuzz)
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in ./services/basket ./services/catalog; do \
+	@for pkg in ./internal/httpapi ./services/basket ./services/catalog; do \
 	  for f in $$(go test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

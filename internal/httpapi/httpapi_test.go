@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,4 +85,27 @@ func TestFailHidesInternalErrors(t *testing.T) {
 	assert.Equal(t, 404, w.Code)
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
 	assert.Equal(t, "product_not_found", p.Code)
+}
+
+// FuzzDecode: whatever the body, Decode either refuses it with a problem or
+// returns a value from a body that is valid UTF-8 with no key twice.
+func FuzzDecode(f *testing.F) {
+	f.Add(`{"quantity":2}`)
+	f.Add(`{"quantity":0,"quantity":2}`)
+	f.Add("{\"quantity\":2,\"x\":\"\xff\"}")
+	f.Add(`{"quantity":2,"x":[{"a":1},{"a":1,"a":2}]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		v, err := Decode[item](r)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Status < 400 || e.Status > 499 {
+				t.Fatalf("%q: %v is not a 4xx problem", body, err)
+			}
+			return
+		}
+		if _, dup := duplicateKey([]byte(body)); dup || !utf8.ValidString(body) || v.Quantity < 1 {
+			t.Fatalf("accepted %q", body)
+		}
+	})
 }
