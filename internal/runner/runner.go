@@ -447,6 +447,9 @@ func (s *System) startControlPlane(ctx context.Context) error {
 				"--healthz-port", strconv.Itoa(health), "--healthz-listen-address", "127.0.0.1",
 				"--enable-metrics=false", "--log-level", logLevel)
 		}
+		if err := bootstrapCA(ctx, pki, cmd); err != nil {
+			return err
+		}
 		if err := s.startInfra(ctx, "sentry", cmd, httpReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", health), 200)); err != nil {
 			return err
 		}
@@ -527,6 +530,42 @@ func (s *System) startScheduler(ctx context.Context) error {
 		return c
 	}
 	return s.startInfra(ctx, "scheduler", cmd, httpReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[1]), 200))
+}
+
+// bootstrapCA has sentry create the CA on a first run, then stops it. A
+// Dapr 1.16.0 sentry that wrote its own issuer files sees them change and
+// reloads every 2 s for as long as it runs ("Issuer credentials changed"),
+// each time restarting the server sidecars get certificates from; started
+// on files that exist, it does not.
+func bootstrapCA(ctx context.Context, pki string, command func() *exec.Cmd) error {
+	files := []string{"ca.crt", "issuer.crt", "issuer.key"}
+	have := func() bool {
+		for _, f := range files {
+			if info, err := os.Stat(filepath.Join(pki, f)); err != nil || info.Size() == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if have() {
+		return nil
+	}
+	cmd := command()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start sentry to create the CA: %w", err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !have(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("sentry created no CA in %s", pki)
+		}
+	}
+	// Let it finish writing (the key is written last).
+	time.Sleep(200 * time.Millisecond)
+	return nil
 }
 
 const sentryConfig = `apiVersion: dapr.io/v1alpha1
