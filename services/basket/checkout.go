@@ -4,33 +4,32 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	dapr "github.com/dapr/go-sdk/client"
-
-	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/card"
-	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/events"
-	"github.com/bazaar-shop/bazaar/internal/httpapi"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-// CheckoutRequest is the body of POST /basket/checkout.
+// Checking out, the basket's part of placing an order: the basket is priced
+// again, the card swapped for a payment token, and checkout.accepted
+// published for ordering's saga, which reserves the stock and takes the
+// payment. The basket is emptied when ordering reports the order submitted.
+
+// CheckoutRequest is what a customer sends to check out (the body of POST
+// /basket/checkout).
 type CheckoutRequest struct {
 	Address events.Address `json:"shippingAddress"`
 	Card    card.Details   `json:"card"`
 }
 
-// Valid implements httpapi.Validator.
+// Valid lists what is wrong with the address and the card, by field
+// (httpapi.Validator, so the API refuses a bad body as it decodes it).
 func (c CheckoutRequest) Valid(context.Context) map[string]string {
 	p := c.Card.Problems("card.", time.Now())
 	for field, v := range map[string]string{"name": c.Address.Name, "street": c.Address.Street, "city": c.Address.City,
@@ -42,145 +41,135 @@ func (c CheckoutRequest) Valid(context.Context) map[string]string {
 	return p
 }
 
+// Checkout's errors (see also the basket's in basket.go).
+var (
+	// ErrIdempotencyKey means the checkout came without a usable
+	// idempotency key, which it needs to take effect once.
+	ErrIdempotencyKey = errors.New("missing or malformed idempotency key")
+	// ErrEmptyBasket means there is nothing to check out.
+	ErrEmptyBasket = errors.New("empty basket")
+	// ErrPaymentUnavailable means payment could not tokenize the card
+	// (down, unreachable or failing): nothing was placed, and the same
+	// checkout may be sent again.
+	ErrPaymentUnavailable = errors.New("payment unavailable")
+)
+
+// CardError is payment's refusal of a card, by field of the card.
+type CardError struct{ Fields map[string]string }
+
+func (e *CardError) Error() string { return fmt.Sprintf("card refused: %v", e.Fields) }
+
 // Payments is what checkout needs of the payment service.
 type Payments interface {
-	Tokenize(ctx context.Context, d card.Details) (token string, problems map[string]string, err error)
+	// Tokenize swaps card details for a token, or says what is wrong with
+	// them (TokenizeResult.Errors). It returns an error wrapping
+	// ErrPaymentUnavailable when payment cannot answer.
+	Tokenize(ctx context.Context, d card.Details) (contracts.TokenizeResult, error)
 }
 
-// Publisher publishes events.
+// Publisher tells ordering of an accepted checkout (checkout.accepted).
 type Publisher interface {
-	PublishEvent(ctx context.Context, pubsub, topic string, data any, opts ...dapr.PublishEventOption) error
+	PublishCheckout(ctx context.Context, c events.Checkout) error
 }
 
-// orderID derives the order id from the user and their Idempotency-Key, so
+// Checkouts remembers the orders already placed from baskets, so that a
+// retried checkout places nothing twice.
+type Checkouts interface {
+	CheckedOut(ctx context.Context, orderID string) (bool, error)
+	MarkCheckedOut(ctx context.Context, orderID string) error
+}
+
+// HandledEvents remembers the events basket has acted on, by key, so that a
+// redelivery changes nothing.
+type HandledEvents interface {
+	Handled(ctx context.Context, key string) (bool, error)
+	MarkHandled(ctx context.Context, key string) error
+}
+
+// checkKey refuses an idempotency key that cannot name an order.
+func checkKey(key string) error {
+	if !contracts.ValidIdempotencyKey(key) {
+		return ErrIdempotencyKey
+	}
+	return nil
+}
+
+// orderID derives the order id from the user and their idempotency key, so
 // that a retried checkout names the same order.
 func orderID(user, key string) string {
 	sum := sha256.Sum256([]byte(user + "\x00" + key))
 	return hex.EncodeToString(sum[:12])
 }
 
-var keyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
-
-// checkout validates the basket again against catalog's current prices,
-// swaps the card for a payment token and publishes checkout.accepted. The
-// basket is emptied when ordering reports the order submitted.
-func checkout(log *slog.Logger, baskets *basketStore, catalog Catalog, payments Payments, pub Publisher) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := caller.User(r)
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		key := r.Header.Get("Idempotency-Key")
-		if !keyRE.MatchString(key) {
-			httpapi.Fail(w, r, log, &httpapi.Error{Status: http.StatusBadRequest, Code: "idempotency_key_required",
-				Detail: "send an Idempotency-Key header of 8 to 64 letters, digits, - or _", Fields: map[string]string{"Idempotency-Key": "missing or malformed"}})
-			return
-		}
-		req, err := httpapi.Decode[CheckoutRequest](r)
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		id := orderID(u, key)
-		accepted := func() { httpapi.JSON(w, http.StatusAccepted, map[string]string{"orderId": id}) }
-		if done, err := baskets.checkedOut(r.Context(), id); err != nil || done {
-			if err != nil {
-				httpapi.Fail(w, r, log, err)
-			} else {
-				accepted()
-			}
-			return
-		}
-		b, _, err := baskets.Get(r.Context(), u)
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		if len(b.Items) == 0 {
-			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnprocessableEntity, "empty_basket", "the basket is empty"))
-			return
-		}
-		c := events.Checkout{OrderID: id, UserID: u, Address: req.Address, Total: money.EUR(0)}
-		for _, it := range b.Items {
-			p, err := catalog.Product(r.Context(), it.ProductID)
-			if err != nil {
-				fail(w, r, log, err)
-				return
-			}
-			c.Lines = append(c.Lines, events.Line{ProductID: p.ID, Name: p.Name, UnitPrice: p.Price, Quantity: it.Quantity})
-			c.Total, _ = c.Total.Plus(p.Price.Times(it.Quantity))
-		}
-		token, problems, err := payments.Tokenize(r.Context(), req.Card)
-		if err != nil {
-			httpapi.Fail(w, r, log, err)
-			return
-		}
-		if len(problems) > 0 {
-			fields := map[string]string{}
-			for k, v := range problems {
-				fields["card."+k] = v
-			}
-			httpapi.Fail(w, r, log, &httpapi.Error{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Detail: "the card was refused", Fields: fields})
-			return
-		}
-		c.CardToken = token
-		// The event goes out before the checkout is remembered: if we crash
-		// between the two, the client's retry with the same key publishes
-		// again, and ordering ignores the second (same order id).
-		if err := pub.PublishEvent(r.Context(), events.PubSub, events.CheckoutAccepted, c, dapr.PublishEventWithContentType("application/json")); err != nil {
-			httpapi.Fail(w, r, log, fmt.Errorf("publish checkout: %w", err))
-			return
-		}
-		if err := baskets.markCheckedOut(r.Context(), id); err != nil {
-			log.WarnContext(r.Context(), "checkout published but not remembered", "order", id, "err", err)
-		}
-		accepted()
-	})
-}
-
-// emptyBasket takes the ordered quantities out of the basket when
-// ordering reports an order submitted, once per order. What the customer
-// added after checking out stays.
-func emptyBasket(baskets *basketStore) daprapp.EventHandler {
-	return func(ctx context.Context, e daprapp.Event) error {
-		var c events.StatusChange
-		if err := json.Unmarshal(e.Data, &c); err != nil || c.OrderID == "" {
-			return fmt.Errorf("%w: an order.status-changed event needs an orderId", daprapp.ErrPoison)
-		}
-		if c.Status != events.Submitted || !caller.ValidUser(c.UserID) {
-			return nil
-		}
-		handled, err := baskets.handled(ctx, c.Key())
-		if err != nil || handled {
-			return err
-		}
-		if _, err := update(ctx, baskets, c.UserID, func(b Basket) Basket { return b.without(c.Lines) }); err != nil {
-			return err
-		}
-		return baskets.markHandled(ctx, c.Key())
+// Checkout checks out user's basket and returns the order's id. The lines
+// are priced again from catalog (the basket may hold old prices); stock is
+// not checked here but reserved by ordering's saga, which alone can hold it
+// against other orders. Sending the same key again returns the same order id
+// and places nothing twice.
+func (s *Service) Checkout(ctx context.Context, user, key string, in CheckoutRequest) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
 	}
-}
-
-// paymentClient tokenizes cards with the payment service (gRPC) through the
-// sidecars.
-type paymentClient struct{ dapr dapr.Client }
-
-func (p *paymentClient) Tokenize(ctx context.Context, d card.Details) (string, map[string]string, error) {
-	body, _ := json.Marshal(d)
-	out, err := p.dapr.InvokeMethodWithContent(ctx, "payment", "tokenize", http.MethodPost, &dapr.DataContent{ContentType: "application/json", Data: body})
+	if problems := in.Valid(ctx); len(problems) > 0 {
+		return "", &InvalidError{Fields: problems}
+	}
+	id := orderID(user, key)
+	if done, err := s.checkouts.CheckedOut(ctx, id); err != nil || done {
+		return id, err
+	}
+	b, err := s.Basket(ctx, user)
 	if err != nil {
-		return "", nil, fmt.Errorf("tokenize card: %w", err)
+		return "", err
 	}
-	var res struct {
-		Token  string            `json:"token"`
-		Errors map[string]string `json:"errors"`
+	if len(b.Items) == 0 {
+		return "", ErrEmptyBasket
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		return "", nil, err
+	c := events.Checkout{OrderID: id, UserID: user, Address: in.Address, Total: money.EUR(0)}
+	for _, it := range b.Items {
+		p, err := s.catalog.Product(ctx, it.ProductID)
+		if err != nil {
+			return "", err
+		}
+		c.Lines = append(c.Lines, events.Line{ProductID: p.ID, Name: p.Name, UnitPrice: p.Price, Quantity: it.Quantity})
+		c.Total, _ = c.Total.Plus(p.Price.Times(it.Quantity))
 	}
-	if res.Token == "" && len(res.Errors) == 0 {
-		return "", nil, errors.New("tokenize card: empty answer")
+	res, err := s.payments.Tokenize(ctx, in.Card)
+	if err != nil {
+		return "", err
 	}
-	return res.Token, res.Errors, nil
+	if len(res.Errors) > 0 {
+		fields := map[string]string{}
+		for k, v := range res.Errors {
+			fields["card."+k] = v
+		}
+		return "", &CardError{Fields: fields}
+	}
+	c.CardToken = res.Token
+	// The event goes out before the checkout is remembered: if we crash
+	// between the two, the client's retry with the same key publishes
+	// again, and ordering ignores the second (same order id).
+	if err := s.publisher.PublishCheckout(ctx, c); err != nil {
+		return "", fmt.Errorf("publish checkout: %w", err)
+	}
+	if err := s.checkouts.MarkCheckedOut(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "checkout published but not remembered", "order", id, "err", err)
+	}
+	return id, nil
+}
+
+// OrderStatusChanged takes the ordered quantities out of the user's basket
+// when ordering reports an order submitted, once per order. What the
+// customer added after checking out stays.
+func (s *Service) OrderStatusChanged(ctx context.Context, c events.StatusChange) error {
+	if c.Status != events.Submitted {
+		return nil
+	}
+	handled, err := s.handled.Handled(ctx, c.Key())
+	if err != nil || handled {
+		return err
+	}
+	if _, err := s.update(ctx, c.UserID, func(b Basket) (Basket, error) { return b.without(c.Lines), nil }); err != nil {
+		return err
+	}
+	return s.handled.MarkHandled(ctx, c.Key())
 }

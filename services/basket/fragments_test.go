@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +99,7 @@ func (m *memBaskets) Save(_ context.Context, who string, b Basket, etag string) 
 // added once, and both see them.
 func TestMergeGuestOnce(t *testing.T) {
 	m := &memBaskets{items: map[string]Basket{}, etags: map[string]int{}}
+	svc := &Service{baskets: m}
 	ctx := t.Context()
 	require.NoError(t, m.Save(ctx, "guest:g", Basket{Items: []Item{{ProductID: "a", Name: "A", UnitPrice: money.EUR(100), Quantity: 2}}}, ""))
 	require.NoError(t, m.Save(ctx, "u1", Basket{Items: []Item{{ProductID: "a", Name: "A", UnitPrice: money.EUR(100), Quantity: 1}}}, ""))
@@ -105,7 +108,7 @@ func TestMergeGuestOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			assert.NoError(t, mergeGuest(ctx, m, "guest:g", "u1"))
+			assert.NoError(t, svc.MergeGuest(ctx, "guest:g", "u1"))
 			b, _, _ := m.Get(ctx, "u1")
 			assert.Equal(t, 3, b.count(), "every request sees the merged basket")
 		}()
@@ -116,7 +119,58 @@ func TestMergeGuestOnce(t *testing.T) {
 	g, _, _ := m.Get(ctx, "guest:g")
 	assert.Empty(t, g.Items, "the guest basket is emptied")
 	// The same guest cookie again (another tab) adds nothing.
-	require.NoError(t, mergeGuest(ctx, m, "guest:g", "u1"))
+	require.NoError(t, svc.MergeGuest(ctx, "guest:g", "u1"))
 	b, _, _ = m.Get(ctx, "u1")
 	assert.Equal(t, 3, b.quantity("a"))
+}
+
+func TestRefusal(t *testing.T) {
+	tests := []struct {
+		err   error
+		least int
+		want  string
+	}{
+		{&InvalidError{}, 1, "Quantity must be a whole number from 1 to 99."},
+		{&InvalidError{}, 0, "Quantity must be a whole number from 0 to 99."},
+		{ErrUnknownProduct, 1, "This product is no longer sold."},
+		{&StockError{Stock: 3}, 0, "Only 3 in stock."},
+		{&StockError{Stock: 3, InCart: 2}, 1, "Only 3 in stock (you have 2 in your cart)."},
+		{&LimitError{InCart: 98}, 1, "A cart holds at most 99 of one product (you have 98 in your cart)."},
+	}
+	for _, tt := range tests {
+		msg, ok := refusal(tt.err, tt.least)
+		assert.True(t, ok)
+		assert.Equal(t, tt.want, msg)
+	}
+	for _, err := range []error{nil, ErrCatalogUnavailable, ErrConflict} {
+		_, ok := refusal(err, 1)
+		assert.False(t, ok, "%v is not the form's to show", err)
+	}
+}
+
+// A signed-out visitor's first addition starts a guest basket and its
+// cookie; a refused one starts neither.
+func TestAddToCartAsAGuest(t *testing.T) {
+	svc := &Service{baskets: newMemBaskets(), catalog: newCatalog()}
+	h := addToCart(discard(), newFragments(), svc)
+	post := func(form string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/fragments/add-to-cart", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	refused := post("id=blanket&quantity=4&page=/products/blanket")
+	assert.Equal(t, http.StatusUnprocessableEntity, refused.Code)
+	assert.Contains(t, refused.Body.String(), "Only 3 in stock.")
+	assert.Empty(t, refused.Result().Cookies())
+
+	added := post("id=headlamp&quantity=2&page=/products/headlamp")
+	assert.Equal(t, http.StatusSeeOther, added.Code)
+	cookies := added.Result().Cookies()
+	require.Len(t, cookies, 1)
+	assert.Equal(t, guestCookie, cookies[0].Name)
+	b, err := svc.Basket(t.Context(), guestOwner(cookies[0].Value))
+	require.NoError(t, err)
+	assert.Equal(t, []Item{headlamps(2)}, b.Items)
 }

@@ -15,9 +15,12 @@ import (
 
 func main() {
 	err := daprapp.Run(context.Background(), "basket", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
-		baskets := &basketStore{dapr: d.Client, store: stateStore}
+		store := &basketStore{dapr: d.Client, store: stateStore}
 		invoke := daprapp.NewInvoker(d.Config)
-		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), baskets, &catalogClient{invoke: invoke}, &paymentClient{dapr: d.Client}, d.Client), nil
+		svc := &Service{baskets: store, checkouts: store, handled: store,
+			catalog:  &catalogClient{invoke: invoke, log: d.Log},
+			payments: &paymentClient{dapr: d.Client, log: d.Log}, publisher: checkoutPublisher{dapr: d.Client}, log: d.Log}
+		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), svc), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "basket:", err)

@@ -3,107 +3,31 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 
 	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
-	"github.com/bazaar-shop/bazaar/internal/events"
-	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-// Item is one line of a basket.
-type Item struct {
-	ProductID string      `json:"productId"`
-	Name      string      `json:"name"`
-	UnitPrice money.Money `json:"unitPrice"`
-	Quantity  int         `json:"quantity"`
-}
-
-// Basket is a user's basket as the API shows it.
-type Basket struct {
-	Items []Item      `json:"items"`
-	Total money.Money `json:"total"`
-	// Merged are hashes of the guest baskets merged into this one.
-	Merged []string `json:"merged,omitempty"`
-}
-
-// public is the basket as the API shows it (without the merge marks).
-func (b Basket) public() Basket {
-	b.Merged = nil
-	return b
-}
-
-// withTotal returns b with its total computed from its lines.
-func (b Basket) withTotal() Basket {
-	if b.Items == nil {
-		b.Items = []Item{}
-	}
-	b.Total = money.EUR(0)
-	for _, it := range b.Items {
-		b.Total, _ = b.Total.Plus(it.UnitPrice.Times(it.Quantity))
-	}
-	return b
-}
-
-// set puts quantity of item in the basket; 0 removes it.
-func (b Basket) set(item Item) Basket {
-	i := slices.IndexFunc(b.Items, func(it Item) bool { return it.ProductID == item.ProductID })
-	switch {
-	case item.Quantity == 0 && i >= 0:
-		b.Items = slices.Delete(slices.Clone(b.Items), i, i+1)
-	case item.Quantity == 0:
-	case i >= 0:
-		b.Items = slices.Clone(b.Items)
-		b.Items[i] = item
-	default:
-		b.Items = append(slices.Clone(b.Items), item)
-	}
-	return b.withTotal()
-}
-
-// without takes the ordered quantities out of b.
-func (b Basket) without(ordered []events.Line) Basket {
-	items := make([]Item, 0, len(b.Items))
-	for _, it := range b.Items {
-		for _, l := range ordered {
-			if l.ProductID == it.ProductID {
-				it.Quantity -= l.Quantity
-			}
-		}
-		if it.Quantity > 0 {
-			items = append(items, it)
-		}
-	}
-	b.Items = items
-	return b.withTotal()
-}
-
-// ErrConflict means the basket changed between read and write.
-var ErrConflict = errors.New("basket changed concurrently")
-
-// Baskets stores baskets by user.
-type Baskets interface {
-	Get(ctx context.Context, user string) (Basket, string, error)
-	Save(ctx context.Context, user string, b Basket, etag string) error
-}
-
+// sidecar is what basketStore needs of the Dapr SDK.
 type sidecar interface {
 	GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error)
 	SaveStateWithETag(ctx context.Context, store, key string, data []byte, etag string, meta map[string]string, so ...dapr.StateOption) error
 }
 
+// basketStore implements Baskets, Checkouts and HandledEvents over
+// basket's Dapr state store.
 type basketStore struct {
 	dapr  sidecar
 	store string
 }
 
-func basketKey(user string) string { return "basket:" + user }
+func basketKey(owner string) string { return "basket:" + owner }
 
-func (s *basketStore) Get(ctx context.Context, user string) (Basket, string, error) {
-	item, err := s.dapr.GetState(ctx, s.store, basketKey(user), nil)
+// Get reads owner's basket, with its lines' total.
+func (s *basketStore) Get(ctx context.Context, owner string) (Basket, string, error) {
+	item, err := s.dapr.GetState(ctx, s.store, basketKey(owner), nil)
 	if err != nil {
 		return Basket{}, "", fmt.Errorf("read basket: %w", err)
 	}
@@ -118,12 +42,12 @@ func (s *basketStore) Get(ctx context.Context, user string) (Basket, string, err
 
 // Save writes b if the basket is unchanged since it was read (etag; empty
 // for a basket that did not exist yet).
-func (s *basketStore) Save(ctx context.Context, user string, b Basket, etag string) error {
+func (s *basketStore) Save(ctx context.Context, owner string, b Basket, etag string) error {
 	data, err := json.Marshal(b)
 	if err != nil {
 		return err
 	}
-	err = s.dapr.SaveStateWithETag(ctx, s.store, basketKey(user), data, etag, nil,
+	err = s.dapr.SaveStateWithETag(ctx, s.store, basketKey(owner), data, etag, nil,
 		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
 	if daprapp.IsETagMismatch(err) {
 		return ErrConflict
@@ -132,7 +56,7 @@ func (s *basketStore) Save(ctx context.Context, user string, b Basket, etag stri
 		// Two first writes of one basket race. Stores report the loser
 		// differently (Redis: a script error, not an ETag error), so look:
 		// if the basket exists now, this was a lost race, not a failure.
-		if item, gerr := s.dapr.GetState(ctx, s.store, basketKey(user), nil); gerr == nil && item.Etag != "" {
+		if item, gerr := s.dapr.GetState(ctx, s.store, basketKey(owner), nil); gerr == nil && item.Etag != "" {
 			return ErrConflict
 		}
 	}
@@ -142,8 +66,8 @@ func (s *basketStore) Save(ctx context.Context, user string, b Basket, etag stri
 	return nil
 }
 
-// checkedOut reports whether an order was already placed from this basket.
-func (s *basketStore) checkedOut(ctx context.Context, orderID string) (bool, error) {
+// CheckedOut reports whether the order was already placed.
+func (s *basketStore) CheckedOut(ctx context.Context, orderID string) (bool, error) {
 	item, err := s.dapr.GetState(ctx, s.store, "checkout:"+orderID, nil)
 	if err != nil {
 		return false, fmt.Errorf("read checkout: %w", err)
@@ -151,12 +75,13 @@ func (s *basketStore) checkedOut(ctx context.Context, orderID string) (bool, err
 	return len(item.Value) > 0, nil
 }
 
-func (s *basketStore) markCheckedOut(ctx context.Context, orderID string) error {
+// MarkCheckedOut remembers a placed order.
+func (s *basketStore) MarkCheckedOut(ctx context.Context, orderID string) error {
 	return s.dapr.SaveStateWithETag(ctx, s.store, "checkout:"+orderID, []byte(`"accepted"`), "", nil)
 }
 
-// handled and markHandled remember the events basket has acted on.
-func (s *basketStore) handled(ctx context.Context, key string) (bool, error) {
+// Handled reports whether the event with key was acted on.
+func (s *basketStore) Handled(ctx context.Context, key string) (bool, error) {
 	item, err := s.dapr.GetState(ctx, s.store, "handled:"+key, nil)
 	if err != nil {
 		return false, err
@@ -164,6 +89,8 @@ func (s *basketStore) handled(ctx context.Context, key string) (bool, error) {
 	return len(item.Value) > 0, nil
 }
 
-func (s *basketStore) markHandled(ctx context.Context, key string) error {
+// MarkHandled remembers an event for a week, far longer than the bus
+// redelivers it.
+func (s *basketStore) MarkHandled(ctx context.Context, key string) error {
 	return s.dapr.SaveStateWithETag(ctx, s.store, "handled:"+key, []byte("1"), "", map[string]string{"ttlInSeconds": "604800"})
 }
