@@ -9,7 +9,6 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
@@ -35,15 +34,16 @@ func returnTo(r *http.Request) string {
 	return p
 }
 
-func userMenuHandler(f *fragment.Service, v *authn.Verifier) http.Handler {
+func userMenuHandler(f *fragment.Service, accounts *Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if bearer(r) == "" {
+		token := bearer(r)
+		if token == "" {
 			f.Write(w, r, http.StatusOK, fragment.Public, userMenuFragment(nil, fragment.Page(r)))
 			return
 		}
-		c, err := verified(r, v)
+		c, err := accounts.Verify(r.Context(), token)
 		if err != nil {
-			f.Fail(w, r, nil, err)
+			f.Fail(w, r, nil, problem(err))
 			return
 		}
 		f.Write(w, r, http.StatusOK, fragment.Personal, userMenuFragment(&c, fragment.Page(r)))
@@ -53,7 +53,7 @@ func userMenuHandler(f *fragment.Service, v *authn.Verifier) http.Handler {
 // signOut clears the session cookie and goes home.
 func signOut(f *fragment.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		clearSession(w)
 		f.Done(w, r, "/", nil)
 	})
 }
@@ -64,65 +64,51 @@ func formHandler(f *fragment.Service, render func(formView) templ.Component) htt
 	})
 }
 
-func signInForm(log *slog.Logger, f *fragment.Service, users *userStore, ring *keyRing, limits *limiter) http.Handler {
+func signInForm(log *slog.Logger, f *fragment.Service, accounts *Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := formView{Page: fragment.Page(r), Return: returnTo(r), Email: strings.TrimSpace(r.PostFormValue("email"))}
-		c := Credentials{Email: v.Email, Password: r.PostFormValue("password")}
-		if v.Errors = c.Valid(r.Context()); len(v.Errors) > 0 {
-			f.Invalid(w, r, signInFragment(v))
-			return
-		}
-		token, exp, err := signIn(r, users, ring, limits, c)
-		var e *httpapi.Error
-		if errors.As(err, &e) && e.Status < 500 {
-			v.Errors = map[string]string{"form": formMessage(e)}
-			f.Invalid(w, r, signInFragment(v))
-			return
-		}
+		s, err := accounts.SignIn(r.Context(), Credentials{Email: v.Email, Password: r.PostFormValue("password")}, clientAddr(r))
 		if err != nil {
-			f.Fail(w, r, log, err)
+			formFailed(w, r, log, f, err, &v, signInFragment)
 			return
 		}
-		setSession(w, r, token, exp)
+		setSession(w, r, s)
 		f.Done(w, r, v.Return, nil)
 	})
-}
-
-func formMessage(e *httpapi.Error) string {
-	switch e.Code {
-	case "invalid_credentials":
-		return "Wrong email or password."
-	case "too_many_attempts":
-		return "Too many sign-in attempts. Wait a few minutes and try again."
-	}
-	return e.Detail
 }
 
 // registerForm creates the account and signs the new user in.
-func registerForm(log *slog.Logger, f *fragment.Service, users *userStore, ring *keyRing) http.Handler {
+func registerForm(log *slog.Logger, f *fragment.Service, accounts *Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := formView{Page: fragment.Page(r), Return: returnTo(r), Email: strings.TrimSpace(r.PostFormValue("email")), Name: strings.TrimSpace(r.PostFormValue("name"))}
-		reg := Registration{Email: v.Email, Name: v.Name, Password: r.PostFormValue("password")}
-		if v.Errors = reg.Valid(r.Context()); len(v.Errors) > 0 {
-			f.Invalid(w, r, registerFragment(v))
-			return
-		}
-		u, err := users.create(r.Context(), reg.Email, reg.Name, reg.Password, []string{"customer"})
-		if errors.Is(err, errEmailTaken) {
-			v.Errors = map[string]string{"email": "has an account already: sign in instead"}
-			f.Invalid(w, r, registerFragment(v))
-			return
-		}
+		u, err := accounts.Register(r.Context(), Registration{Email: v.Email, Name: v.Name, Password: r.PostFormValue("password")})
 		if err != nil {
-			f.Fail(w, r, log, err)
+			formFailed(w, r, log, f, err, &v, registerFragment)
 			return
 		}
-		token, exp, err := ring.sign(u)
+		s, err := accounts.Issue(u)
 		if err != nil {
-			f.Fail(w, r, log, err)
+			f.Fail(w, r, log, problem(err))
 			return
 		}
-		setSession(w, r, token, exp)
+		setSession(w, r, s)
 		f.Done(w, r, v.Return, nil)
 	})
+}
+
+// formFailed answers a form that the domain refused: the form again with
+// the problem's field messages, or its text for the whole form; a failure
+// of ours (5xx) is the fragment's error state instead.
+func formFailed(w http.ResponseWriter, r *http.Request, log *slog.Logger, f *fragment.Service, err error, v *formView, render func(formView) templ.Component) {
+	err = problem(err)
+	var e *httpapi.Error
+	if !errors.As(err, &e) || e.Status >= http.StatusInternalServerError {
+		f.Fail(w, r, log, err)
+		return
+	}
+	v.Errors = e.Fields
+	if len(v.Errors) == 0 {
+		v.Errors = map[string]string{"form": e.Detail}
+	}
+	f.Invalid(w, r, render(*v))
 }

@@ -624,7 +624,7 @@ func registerFragment(v formView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field("identity-register-password", "password", "Password", "password", "", "new-password", "12 to 128 characters.", v.Errors).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field("identity-register-password", "password", "Password", "password", "", "new-password", passwordHint, v.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

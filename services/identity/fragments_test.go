@@ -43,7 +43,7 @@ func TestFragmentsRender(t *testing.T) {
 	})
 	t.Run("register shows each field's error next to it", func(t *testing.T) {
 		v := formView{Page: "/register", Return: "/", Name: fragmenttest.Hostile, Email: "a@b",
-			Errors: map[string]string{"email": "must be an email address", "password": "must be 12 to 128 characters"}}
+			Errors: map[string]string{"email": "must be an email address", "password": "must be at least 12 characters"}}
 		doc := fragmenttest.Render(t, registerFragment(v), "identity", "register")
 		assert.Equal(t, fragmenttest.Hostile, doc.Find("#identity-register-name").AttrOr("value", ""))
 		assert.Equal(t, "Email must be an email address", strings.TrimSpace(doc.Find("#identity-register-email-error").Text()))

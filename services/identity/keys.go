@@ -51,8 +51,6 @@ type stateAPI interface {
 	SaveStateWithETag(ctx context.Context, store, key string, data []byte, etag string, meta map[string]string, so ...dapr.StateOption) error
 }
 
-var errNoKeys = errors.New("no signing key yet")
-
 // load reads the ring, creating the first key on first start.
 func (r *keyRing) load(ctx context.Context) error {
 	item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
@@ -66,13 +64,14 @@ func (r *keyRing) load(ctx context.Context) error {
 		}
 	}
 	if len(keys) == 0 {
-		return r.rotate(ctx)
+		return r.Rotate(ctx)
 	}
 	return r.use(keys)
 }
 
-// rotate adds a new signing key; the previous one only verifies from now on.
-func (r *keyRing) rotate(ctx context.Context) error {
+// Rotate implements Keys: it adds a new signing key; the previous one only
+// verifies from now on.
+func (r *keyRing) Rotate(ctx context.Context) error {
 	for range 10 {
 		item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
 		if err != nil {
@@ -134,12 +133,12 @@ func (r *keyRing) use(keys []storedKey) error {
 	return nil
 }
 
-// jwks is the public half of every key in the ring.
-func (r *keyRing) jwks(context.Context) (authn.JWKS, error) {
+// JWKS implements Keys with the public half of every key in the ring.
+func (r *keyRing) JWKS(context.Context) (authn.JWKS, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if len(r.keys) == 0 {
-		return authn.JWKS{}, errNoKeys
+		return authn.JWKS{}, ErrNotReady
 	}
 	set := authn.JWKS{Keys: []authn.JWK{}}
 	for _, k := range r.keys {
@@ -148,12 +147,12 @@ func (r *keyRing) jwks(context.Context) (authn.JWKS, error) {
 	return set, nil
 }
 
-// sign issues a token for u with the newest key.
-func (r *keyRing) sign(u User) (string, time.Time, error) {
+// Sign implements Keys with the newest key.
+func (r *keyRing) Sign(u User) (string, time.Time, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if len(r.keys) == 0 {
-		return "", time.Time{}, errNoKeys
+		return "", time.Time{}, ErrNotReady
 	}
 	now := time.Now()
 	exp := now.Add(r.ttl)

@@ -5,7 +5,11 @@ import (
 	"time"
 )
 
-// limiter counts failed sign-ins in fixed windows, per account and per
+// signInWindow is how long failed sign-ins are remembered; a client told to
+// wait is told to wait that long.
+const signInWindow = 5 * time.Minute
+
+// limiter counts sign-in attempts in fixed windows, per account and per
 // client address, to slow password guessing. It lives in memory: enough for
 // one replica; several replicas would each allow their own share.
 type limiter struct {
@@ -18,13 +22,15 @@ type limiter struct {
 }
 
 func newLimiter() *limiter {
-	return &limiter{window: 5 * time.Minute, limits: map[string]int{"account": 5, "client": 100},
+	return &limiter{window: signInWindow, limits: map[string]int{"account": 5, "client": 100},
 		counts: map[string]int{}, now: time.Now}
 }
 
-// blocked reports whether any key ("account", "client") has used up its
-// failed attempts in this window.
-func (l *limiter) blocked(keys map[string]string) bool {
+// take reserves an attempt for every key ("account", "client"), all or
+// none, and reports false if any key has used up its attempts in this
+// window. Taking before the password is checked, under one lock, is what
+// keeps parallel guesses within the limit.
+func (l *limiter) take(keys map[string]string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.now().Sub(l.started) > l.window {
@@ -32,19 +38,27 @@ func (l *limiter) blocked(keys map[string]string) bool {
 	}
 	for kind, k := range keys {
 		if l.counts[kind+":"+k] >= l.limits[kind] {
-			return true
+			return false
 		}
 	}
-	return false
+	for kind, k := range keys {
+		l.counts[kind+":"+k]++
+	}
+	return true
 }
 
-// failed records a wrong password for each key. Only failures count: a
-// server that is slow to answer must not lock anyone out.
-func (l *limiter) failed(keys map[string]string) {
+// release gives back the attempts taken for keys: only wrong passwords
+// count, so a right one, or a server that failed to check, costs nothing.
+func (l *limiter) release(keys map[string]string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for kind, k := range keys {
-		l.counts[kind+":"+k]++
+		// The window may have started afresh since the attempt was taken.
+		if key := kind + ":" + k; l.counts[key] > 1 {
+			l.counts[key]--
+		} else {
+			delete(l.counts, key)
+		}
 	}
 }
 

@@ -11,13 +11,22 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
 func main() {
 	err := daprapp.Run(context.Background(), "identity", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
-		users := &userStore{dapr: d.Client, store: stateStore}
 		ring := &keyRing{dapr: d.Client, store: stateStore, ttl: tokenTTL}
+		// The keys are local here: look again at once when a kid is new.
+		verifier := authn.NewVerifier(ring.JWKS, 0)
+		accounts, err := NewAccounts(&userStore{dapr: d.Client, store: stateStore}, ring, verifier,
+			bcryptPasswords{cost: bcrypt.DefaultCost}, newLimiter())
+		if err != nil {
+			return nil, err
+		}
 		// Keys and the first admin need the sidecar, which waits for our port.
 		go func() {
 			if err := daprapp.WaitForSidecar(ctx, d.Config); err != nil {
@@ -26,7 +35,7 @@ func main() {
 			for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(wait*2, 5*time.Second) {
 				err := ring.load(ctx)
 				if err == nil {
-					err = bootstrapAdmin(ctx, d.Client, users)
+					err = bootstrapAdmin(ctx, d.Client, accounts)
 				}
 				if err == nil {
 					d.Log.InfoContext(ctx, "identity ready")
@@ -36,10 +45,28 @@ func main() {
 				time.Sleep(wait)
 			}
 		}()
-		return NewServer(d.Log, d.Config, users, ring, newLimiter()), nil
+		return NewServer(d.Log, d.Config, accounts), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "identity:", err)
 		os.Exit(1)
 	}
+}
+
+// secrets is the part of the Dapr client that reads the secret store.
+type secrets interface {
+	GetSecret(ctx context.Context, store, key string, meta map[string]string) (map[string]string, error)
+}
+
+// bootstrapAdmin creates the first admin from the secret store, once.
+func bootstrapAdmin(ctx context.Context, sec secrets, accounts *Accounts) error {
+	email, err := sec.GetSecret(ctx, "secrets", "admin-email", nil)
+	if err != nil {
+		return fmt.Errorf("read admin-email from the secret store: %w", err)
+	}
+	password, err := sec.GetSecret(ctx, "secrets", "admin-password", nil)
+	if err != nil {
+		return fmt.Errorf("read admin-password from the secret store: %w", err)
+	}
+	return accounts.EnsureAdmin(ctx, email["admin-email"], password["admin-password"])
 }

@@ -31,7 +31,9 @@ func (s shelf) ForUser(_ context.Context, user string) ([]Summary, error) {
 	return out, nil
 }
 
-func (s shelf) Recent(context.Context) ([]Summary, error) { return s.ForUser(context.Background(), "ann") }
+func (s shelf) Recent(context.Context) ([]Summary, error) {
+	return s.ForUser(context.Background(), "ann")
+}
 
 // raised records the events raised on sagas.
 type raised []string

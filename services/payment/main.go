@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -53,8 +54,12 @@ func run() error {
 	server := grpc.NewServer(grpc.UnaryInterceptor(requireAppToken(cfg.AppToken)))
 	svc := daprgrpc.NewServiceWithGrpcServer(lis, server)
 	p := &payments{store: &cardStore{dapr: client, store: stateStore}, log: log}
-	for name, h := range map[string]handler{"tokenize": p.tokenize, "authorize": p.authorize, "void": p.void} {
-		if err := svc.AddServiceInvocationHandler(name, invocation(log, h)); err != nil {
+	for name, h := range map[string]common.ServiceInvocationHandler{
+		contracts.Tokenize:  invocation(log, p.Tokenize),
+		contracts.Authorize: invocation(log, p.Authorize),
+		contracts.Void:      invocation(log, p.Void),
+	} {
+		if err := svc.AddServiceInvocationHandler(name, h); err != nil {
 			return err
 		}
 	}

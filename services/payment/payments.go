@@ -4,104 +4,81 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/dapr/go-sdk/service/common"
-
 	"github.com/bazaar-shop/bazaar/internal/card"
-	"github.com/bazaar-shop/bazaar/internal/money"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 )
 
-const stateStore = "payment-store"
+// The payment domain: cards kept behind tokens, and one authorization per
+// order that a retry never repeats and a void always wins over. It knows
+// nothing of gRPC or Dapr: handlers.go adapts it to service invocation,
+// store.go keeps its data in Dapr state.
 
 // declinedCard is the test card that every processor's sandbox declines.
 const declinedCard = "4000000000000002"
 
-// TokenizeResult answers "tokenize".
-type TokenizeResult struct {
-	Token  string            `json:"token,omitempty"`
-	Last4  string            `json:"last4,omitempty"`
-	Errors map[string]string `json:"errors,omitempty"`
+// Domain errors; handlers.go tells the caller about ErrInvalid and hides
+// everything else.
+var (
+	// ErrInvalid marks bad input: the caller gets it back as such, not as
+	// a fault.
+	ErrInvalid = errors.New("invalid request")
+	// ErrExists means another write of the authorization came first.
+	ErrExists = errors.New("authorization written concurrently")
+)
+
+// Store is what payments keeps: card numbers by token and authorizations by
+// order (store.go implements it over Dapr state).
+type Store interface {
+	SaveCard(ctx context.Context, token, number string) error
+	// Card returns the number behind token, and false if there is none
+	// (unknown or expired).
+	Card(ctx context.Context, token string) (string, bool, error)
+	// Authorization returns the order's authorization with its ETag, and
+	// false if there is none.
+	Authorization(ctx context.Context, orderID string) (contracts.Authorization, string, bool, error)
+	// SaveAuthorization stores a if the stored one still has etag (empty:
+	// if there is none); otherwise it returns ErrExists.
+	SaveAuthorization(ctx context.Context, a contracts.Authorization, etag string) error
 }
 
-// AuthorizeRequest asks to reserve amount on the tokenized card for an order.
-type AuthorizeRequest struct {
-	OrderID string      `json:"orderId"`
-	Token   string      `json:"token"`
-	Amount  money.Money `json:"amount"`
-}
-
-// Authorization is the outcome of "authorize", stored per order so that a
-// retried call gets the same answer and never charges twice. A voided one
-// is declined, whether it was approved before or never asked.
-type Authorization struct {
-	OrderID  string      `json:"orderId"`
-	Approved bool        `json:"approved"`
-	Reason   string      `json:"reason,omitempty"`
-	Amount   money.Money `json:"amount"`
-	Voided   bool        `json:"voided,omitempty"`
-}
-
+// payments tokenizes cards and authorizes and voids orders' payments.
 type payments struct {
-	store *cardStore
+	store Store
 	log   *slog.Logger
 }
 
-type handler func(ctx context.Context, in []byte) (any, error)
-
-// errInvalid marks bad input: the caller gets it back as such, not as a fault.
-var errInvalid = errors.New("invalid request")
-
-func invocation(log *slog.Logger, h handler) common.ServiceInvocationHandler {
-	return func(ctx context.Context, in *common.InvocationEvent) (*common.Content, error) {
-		out, err := h(ctx, in.Data)
-		if err != nil {
-			if !errors.Is(err, errInvalid) {
-				log.ErrorContext(ctx, "invocation failed", "err", err)
-				return nil, errors.New("payment failed internally")
-			}
-			return nil, err
-		}
-		b, err := json.Marshal(out)
-		if err != nil {
-			return nil, err
-		}
-		return &common.Content{ContentType: "application/json", Data: b}, nil
-	}
-}
-
-func (p *payments) tokenize(ctx context.Context, in []byte) (any, error) {
-	var d card.Details
-	if err := json.Unmarshal(in, &d); err != nil {
-		return nil, fmt.Errorf("%w: malformed JSON", errInvalid)
-	}
+// Tokenize keeps the card's number under a new token, or says what is wrong
+// with the card by field.
+func (p *payments) Tokenize(ctx context.Context, d card.Details) (contracts.TokenizeResult, error) {
 	if problems := d.Problems("", time.Now()); len(problems) > 0 {
-		return TokenizeResult{Errors: problems}, nil
+		return contracts.TokenizeResult{Errors: problems}, nil
 	}
 	token := "tok_" + randomHex(16)
-	if err := p.store.saveCard(ctx, token, d.Digits()); err != nil {
-		return nil, err
+	if err := p.store.SaveCard(ctx, token, d.Digits()); err != nil {
+		return contracts.TokenizeResult{}, err
 	}
-	return TokenizeResult{Token: token, Last4: card.Last4(d.Digits())}, nil
+	return contracts.TokenizeResult{Token: token, Last4: card.Last4(d.Digits())}, nil
 }
 
-func (p *payments) authorize(ctx context.Context, in []byte) (any, error) {
-	var req AuthorizeRequest
-	if err := json.Unmarshal(in, &req); err != nil || req.OrderID == "" || req.Token == "" || req.Amount.Amount <= 0 {
-		return nil, fmt.Errorf("%w: orderId, token and a positive amount are required", errInvalid)
+// Authorize decides on the order's payment once: asked again, it gives the
+// first answer, so an order is never charged twice.
+func (p *payments) Authorize(ctx context.Context, req contracts.AuthorizeRequest) (contracts.Authorization, error) {
+	if req.OrderID == "" || req.Token == "" || req.Amount.Amount <= 0 {
+		return contracts.Authorization{}, fmt.Errorf("%w: orderId, token and a positive amount are required", ErrInvalid)
 	}
-	if prev, ok, err := p.store.authorization(ctx, req.OrderID); err != nil || ok {
+	if prev, _, ok, err := p.store.Authorization(ctx, req.OrderID); err != nil || ok {
 		return prev, err
 	}
-	number, ok, err := p.store.card(ctx, req.Token)
+	number, ok, err := p.store.Card(ctx, req.Token)
 	if err != nil {
-		return nil, err
+		return contracts.Authorization{}, err
 	}
-	a := Authorization{OrderID: req.OrderID, Amount: req.Amount, Approved: true}
+	a := contracts.Authorization{OrderID: req.OrderID, Amount: req.Amount, Approved: true}
 	switch {
 	case !ok:
 		a.Approved, a.Reason = false, "unknown_card_token"
@@ -109,50 +86,51 @@ func (p *payments) authorize(ctx context.Context, in []byte) (any, error) {
 		a.Approved, a.Reason = false, "card_declined"
 	}
 	// First write wins: if a void got there meanwhile, it stands.
-	if err := p.store.createAuthorization(ctx, a); errors.Is(err, errExists) {
-		prev, _, err := p.store.authorization(ctx, req.OrderID)
+	if err := p.store.SaveAuthorization(ctx, a, ""); errors.Is(err, ErrExists) {
+		prev, _, _, err := p.store.Authorization(ctx, req.OrderID)
 		return prev, err
 	} else if err != nil {
-		return nil, err
+		return contracts.Authorization{}, err
 	}
 	p.log.InfoContext(ctx, "authorization", "order", a.OrderID, "approved", a.Approved, "reason", a.Reason)
 	return a, nil
 }
 
-// void cancels the authorization of an order the checkout saga gave up on.
+// voidAttempts bounds the retries of a void racing authorizes of the same
+// order.
+const voidAttempts = 10
+
+// Void cancels the authorization of an order the checkout saga gave up on.
 // When there is none yet it stores a voided one, so that an authorize still
 // in flight, or sent late, is declined: no money is ever held for an order
 // that was cancelled.
-func (p *payments) void(ctx context.Context, in []byte) (any, error) {
-	var req struct {
-		OrderID string `json:"orderId"`
+func (p *payments) Void(ctx context.Context, req contracts.VoidRequest) (contracts.Authorization, error) {
+	if req.OrderID == "" {
+		return contracts.Authorization{}, fmt.Errorf("%w: orderId is required", ErrInvalid)
 	}
-	if err := json.Unmarshal(in, &req); err != nil || req.OrderID == "" {
-		return nil, fmt.Errorf("%w: orderId is required", errInvalid)
-	}
-	for range 10 {
-		a, etag, ok, err := p.store.authorizationWithETag(ctx, req.OrderID)
+	for range voidAttempts {
+		a, etag, ok, err := p.store.Authorization(ctx, req.OrderID)
 		if err != nil {
-			return nil, err
+			return contracts.Authorization{}, err
 		}
 		if ok && a.Voided {
 			return a, nil
 		}
 		if !ok {
-			a = Authorization{OrderID: req.OrderID}
+			a = contracts.Authorization{OrderID: req.OrderID}
 		}
 		a.Approved, a.Reason, a.Voided = false, "voided", true
-		err = p.store.replaceAuthorization(ctx, a, etag)
-		if errors.Is(err, errExists) {
+		err = p.store.SaveAuthorization(ctx, a, etag)
+		if errors.Is(err, ErrExists) {
 			continue // an authorize landed meanwhile: void that one
 		}
 		if err != nil {
-			return nil, err
+			return contracts.Authorization{}, err
 		}
 		p.log.InfoContext(ctx, "authorization voided", "order", a.OrderID)
 		return a, nil
 	}
-	return nil, errors.New("void: too much contention")
+	return contracts.Authorization{}, errors.New("void: too much contention")
 }
 
 func randomHex(n int) string {
