@@ -8,36 +8,32 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
 // The catalog's domain: products, the rules for listing and editing them,
 // and its errors. The JSON API (handlers.go) and the fragments
-// (fragments.go) both call it; it knows nothing of HTTP or Dapr.
+// (fragments.go) both call it; it knows nothing of HTTP or Dapr. Stock
+// reservations are in reservations.go.
 
-// Product is one thing the shop sells.
+// Product is one thing the shop sells, as catalog stores it: what everyone
+// may see (contracts.Product, embedded so that the stored JSON is that
+// shape plus holds) and the stock held for orders.
 type Product struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name"`
-	Description string      `json:"description"`
-	Category    string      `json:"category"`
-	Price       money.Money `json:"price"`
-	ImageURL    string      `json:"imageUrl"`
-	Stock       int         `json:"stock"`
+	contracts.Product
 	// Holds is the stock held for orders being paid, by order id. It is
 	// stored with the product but never shown (see public).
 	Holds map[string]int `json:"holds,omitempty"`
 }
 
-// public is the product as the API shows it.
-func (p Product) public() Product {
-	p.Holds = nil
-	return p
-}
+// public is the product as the API and the pages show it.
+func (p Product) public() contracts.Product { return p.Product }
 
 // Domain errors; errors.go maps them to HTTP, once for the API and the
 // fragments.
 var (
+	// ErrNotFound means there is no product with that id.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means the caller's ETag is stale: someone changed the
 	// product since they read it.
@@ -46,21 +42,34 @@ var (
 	ErrExists = errors.New("exists")
 )
 
-// InvalidError lists what is wrong with an input, by field.
+// InvalidError lists what is wrong with an input, by field, so that a form
+// can show each message beside its field.
 type InvalidError struct{ Fields map[string]string }
 
+// Error lists the fields, for logs.
 func (e *InvalidError) Error() string { return fmt.Sprintf("invalid input: %v", e.Fields) }
 
-// BadQueryError lists what is wrong with a listing's parameters.
+// BadQueryError lists what is wrong with a listing's parameters. It is not
+// an InvalidError because the API answers it as a bad request (400), not as
+// a refused body (422).
 type BadQueryError struct{ Fields map[string]string }
 
+// Error lists the parameters, for logs.
 func (e *BadQueryError) Error() string { return fmt.Sprintf("invalid query: %v", e.Fields) }
 
-// Products is the catalog's storage (store.go implements it over Dapr state).
+// Products is where the products live (store.go keeps them in Dapr state).
+// A version (ETag) comes with each product read, so that a write can be
+// refused when someone else wrote in between.
 type Products interface {
+	// List is every product, in the catalog's order.
 	List(ctx context.Context) ([]Product, error)
+	// Get is one product and its version, or ErrNotFound.
 	Get(ctx context.Context, id string) (Product, string, error)
+	// Save replaces p if it is still at version etag (else ErrConflict),
+	// announces the change, and returns the new version.
 	Save(ctx context.Context, p Product, etag string) (string, error)
+	// Create adds p unless its id is taken (ErrExists) and returns its
+	// version.
 	Create(ctx context.Context, p Product) (string, error)
 }
 
@@ -71,14 +80,17 @@ const (
 	maxStock                = 1_000_000
 	defaultPageSize         = 12
 	maxPageSize             = 100
-	// maxPage is far beyond any real catalog and keeps the paging
-	// arithmetic far from overflowing.
+	// maxPage is far beyond any real catalog; a larger page is a typo or
+	// a probe, and the API says so instead of answering an empty page.
 	maxPage = 1_000_000
 )
 
 var categories = []string{"kitchen", "garden", "workshop", "outdoor"}
 
 func validCategory(c string) bool { return slices.Contains(categories, c) }
+
+// imageURL is where a product's picture is served (seed.go draws it).
+func imageURL(id string) string { return "/static/catalog/products/" + id + ".svg" }
 
 // ProductInput is a product as an admin writes it (PUT /products/{id},
 // POST /products, the admin form).
@@ -91,7 +103,9 @@ type ProductInput struct {
 	Stock *int `json:"stock"`
 }
 
-// Valid lists what is wrong with the input, by field (httpapi.Validator).
+// Valid lists what is wrong with the input, by field. It is the only place
+// the limits of a product are checked: httpapi.Decode calls it for the API,
+// and every edit through Catalog does.
 func (u ProductInput) Valid(context.Context) map[string]string {
 	p := map[string]string{}
 	if n := utf8.RuneCountInString(strings.TrimSpace(u.Name)); n == 0 || n > maxName {
@@ -142,18 +156,32 @@ func (q Query) Valid() map[string]string {
 	return p
 }
 
-// ProductPage is one page of a listing.
+// ProductPage is one page of a listing: the answer of GET /products.
 type ProductPage struct {
-	Items    []Product `json:"items"`
-	Total    int       `json:"total"`
-	Page     int       `json:"page"`
-	PageSize int       `json:"pageSize"`
+	Items    []contracts.Product `json:"items"`
+	Total    int                 `json:"total"`
+	Page     int                 `json:"page"`
+	PageSize int                 `json:"pageSize"`
 }
 
-// Catalog is the catalog's use cases over its storage.
+// pageBounds is the part [from, to) of n items that page (counted from 1)
+// shows with size items a page; empty past the end or for a page or size
+// below 1. It divides instead of computing (page-1)*size, so that no page
+// number, however large, can overflow (issue 11: page=768614336404564652
+// wrapped around and panicked).
+func pageBounds(n, page, size int) (from, to int) {
+	if n <= 0 || page < 1 || size < 1 || page-1 > (n-1)/size {
+		return 0, 0
+	}
+	from = (page - 1) * size // at most n-1 here
+	return from, from + min(size, n-from)
+}
+
+// Catalog is the catalog's use cases over its storage: what the JSON API
+// and the fragments both call.
 type Catalog struct{ products Products }
 
-// Page lists the products that match q.
+// Page lists the products that match q, or a BadQueryError.
 func (c Catalog) Page(ctx context.Context, q Query) (ProductPage, error) {
 	if problems := q.Valid(); len(problems) > 0 {
 		return ProductPage{}, &BadQueryError{Fields: problems}
@@ -163,7 +191,7 @@ func (c Catalog) Page(ctx context.Context, q Query) (ProductPage, error) {
 		return ProductPage{}, err
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Text))
-	matched := make([]Product, 0, len(all))
+	matched := make([]contracts.Product, 0, len(all))
 	for _, p := range all {
 		if q.Category != "" && p.Category != q.Category {
 			continue
@@ -173,62 +201,108 @@ func (c Catalog) Page(ctx context.Context, q Query) (ProductPage, error) {
 		}
 		matched = append(matched, p.public())
 	}
-	page := ProductPage{Items: []Product{}, Total: len(matched), Page: q.Page, PageSize: q.PageSize}
-	// Both are bounded (Valid), so this cannot overflow.
-	if from := (q.Page - 1) * q.PageSize; from < len(matched) {
-		page.Items = matched[from:min(from+q.PageSize, len(matched))]
-	}
-	return page, nil
+	from, to := pageBounds(len(matched), q.Page, q.PageSize)
+	return ProductPage{Items: matched[from:to], Total: len(matched), Page: q.Page, PageSize: q.PageSize}, nil
 }
 
-// All is every product as the public sees it.
-func (c Catalog) All(ctx context.Context) ([]Product, error) {
+// Versioned is a product with its version (ETag), for an edit form that
+// must send the version back.
+type Versioned struct {
+	Product contracts.Product
+	ETag    string
+}
+
+// Editable is every product with its version, for the admin page.
+func (c Catalog) Editable(ctx context.Context) ([]Versioned, error) {
 	all, err := c.products.List(ctx)
-	for i := range all {
-		all[i] = all[i].public()
+	if err != nil {
+		return nil, err
 	}
-	return all, err
+	out := make([]Versioned, 0, len(all))
+	for _, p := range all {
+		// The list has no versions; this read has, and it is the newer.
+		current, etag, err := c.products.Get(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Versioned{Product: current.public(), ETag: etag})
+	}
+	return out, nil
 }
 
-// Product is one product as the public sees it, with its version (ETag).
-func (c Catalog) Product(ctx context.Context, id string) (Product, string, error) {
+// Product is one product as the public sees it, with its version (ETag),
+// or ErrNotFound.
+func (c Catalog) Product(ctx context.Context, id string) (contracts.Product, string, error) {
 	p, etag, err := c.products.Get(ctx, id)
-	return p.public(), etag, err
+	if err != nil {
+		return contracts.Product{}, "", err
+	}
+	return p.public(), etag, nil
 }
 
-// Create adds a product; its id comes from its name.
-func (c Catalog) Create(ctx context.Context, in ProductInput) (Product, string, error) {
-	if problems := in.Valid(ctx); len(problems) > 0 {
-		return Product{}, "", &InvalidError{Fields: problems}
-	}
+// Create adds a product; its id comes from its name, so a name that gives
+// no id (no letter or digit) is refused, as is a name already taken
+// (ErrExists).
+func (c Catalog) Create(ctx context.Context, in ProductInput) (contracts.Product, string, error) {
+	problems := in.Valid(ctx)
 	id := slug(in.Name)
-	p := Product{ID: id, Name: strings.TrimSpace(in.Name), Description: in.Description, Category: in.Category,
-		Price: in.Price, Stock: *in.Stock, ImageURL: "/static/catalog/products/" + id + ".svg"}
+	if id == "" && problems["name"] == "" {
+		problems["name"] = "must contain a letter or a digit"
+	}
+	if len(problems) > 0 {
+		return contracts.Product{}, "", &InvalidError{Fields: problems}
+	}
+	p := Product{Product: contracts.Product{ID: id, Name: strings.TrimSpace(in.Name), Description: in.Description,
+		Category: in.Category, Price: in.Price, Stock: *in.Stock, ImageURL: imageURL(id)}}
 	etag, err := c.products.Create(ctx, p)
-	return p, etag, err
+	if err != nil {
+		return contracts.Product{}, "", err
+	}
+	return p.public(), etag, nil
 }
 
-// Update changes a product, provided it is still at version etag: two admins
-// editing at once cannot lose each other's change. The stock held for
-// orders being paid is kept.
-func (c Catalog) Update(ctx context.Context, id, etag string, in ProductInput) (Product, string, error) {
-	if problems := in.Valid(ctx); len(problems) > 0 {
-		return Product{}, "", &InvalidError{Fields: problems}
-	}
+// Update replaces what an admin may change of a product, provided it is
+// still at version etag: two admins editing at once cannot lose each
+// other's change (the second gets ErrConflict).
+func (c Catalog) Update(ctx context.Context, id, etag string, in ProductInput) (contracts.Product, string, error) {
+	return c.edit(ctx, id, etag, func(ProductInput) ProductInput { return in })
+}
+
+// SetPriceAndStock changes only a product's price and stock (the admin
+// page's form), under the same rules and version check as Update.
+func (c Catalog) SetPriceAndStock(ctx context.Context, id, etag string, price money.Money, stock int) (contracts.Product, string, error) {
+	return c.edit(ctx, id, etag, func(in ProductInput) ProductInput {
+		in.Price, in.Stock = price, &stock
+		return in
+	})
+}
+
+// edit applies change to the product as an admin sees it, checks the
+// result and saves it under etag. The stock held for orders being paid is
+// kept.
+func (c Catalog) edit(ctx context.Context, id, etag string, change func(ProductInput) ProductInput) (contracts.Product, string, error) {
 	current, _, err := c.products.Get(ctx, id)
 	if err != nil {
-		return Product{}, "", err
+		return contracts.Product{}, "", err
+	}
+	in := change(inputOf(current))
+	if problems := in.Valid(ctx); len(problems) > 0 {
+		return contracts.Product{}, "", &InvalidError{Fields: problems}
 	}
 	next := current
 	next.Name, next.Description, next.Category = strings.TrimSpace(in.Name), in.Description, in.Category
 	next.Price, next.Stock = in.Price, *in.Stock
 	newETag, err := c.products.Save(ctx, next, etag)
-	return next.public(), newETag, err
+	if err != nil {
+		return contracts.Product{}, "", err
+	}
+	return next.public(), newETag, nil
 }
 
-// Recommend picks n products to show beside product id.
-func (c Catalog) Recommend(ctx context.Context, id string, n int) ([]Product, error) {
-	all, err := c.All(ctx)
+// Recommend picks n products to show beside product id (or on the home
+// page, without one).
+func (c Catalog) Recommend(ctx context.Context, id string, n int) ([]contracts.Product, error) {
+	all, err := c.products.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -236,15 +310,16 @@ func (c Catalog) Recommend(ctx context.Context, id string, n int) ([]Product, er
 }
 
 // recommend picks n products other than id: its category first, then the
-// rest, skipping what is sold out. Without an id it shows the best stocked.
-func recommend(all []Product, id string, n int) []Product {
+// rest, skipping what is sold out. Without an id it shows one of each
+// category.
+func recommend(all []Product, id string, n int) []contracts.Product {
 	var category string
 	for _, p := range all {
 		if p.ID == id {
 			category = p.Category
 		}
 	}
-	var same, other []Product
+	var same, other []contracts.Product
 	for _, p := range all {
 		switch {
 		case p.ID == id || p.Stock == 0:
@@ -258,7 +333,7 @@ func recommend(all []Product, id string, n int) []Product {
 		// One of each category reads better on the home page than four
 		// of the first.
 		seen := map[string]bool{}
-		var picks []Product
+		var picks []contracts.Product
 		for _, p := range other {
 			if !seen[p.Category] && len(picks) < n {
 				seen[p.Category] = true

@@ -3,7 +3,9 @@ package main
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
@@ -98,7 +101,7 @@ func productGridHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.H
 	})
 }
 
-func productHandler(log *slog.Logger, f *fragment.Service, c Catalog, render func(Product) templ.Component) http.Handler {
+func productHandler(log *slog.Logger, f *fragment.Service, c Catalog, render func(contracts.Product) templ.Component) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _, err := c.Product(r.Context(), r.URL.Query().Get("id"))
 		if err != nil {
@@ -123,7 +126,7 @@ func recommendationsHandler(log *slog.Logger, f *fragment.Service, c Catalog) ht
 // adminRow is one product in the admin form, with what was typed and the
 // errors when a save was refused.
 type adminRow struct {
-	Product      Product
+	Product      contracts.Product
 	ETag         string
 	Price, Stock string
 	Errors       map[string]string
@@ -146,17 +149,13 @@ func adminProductsHandler(log *slog.Logger, f *fragment.Service, c Catalog) http
 }
 
 func adminRows(r *http.Request, c Catalog) ([]adminRow, error) {
-	all, err := c.All(r.Context())
+	all, err := c.Editable(r.Context())
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]adminRow, 0, len(all))
-	for _, p := range all {
-		_, etag, err := c.Product(r.Context(), p.ID)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, adminRow{Product: p, ETag: etag, Price: decimal(p.Price), Stock: strconv.Itoa(p.Stock)})
+	for _, v := range all {
+		rows = append(rows, adminRow{Product: v.Product, ETag: v.ETag, Price: decimal(v.Product.Price), Stock: strconv.Itoa(v.Product.Stock)})
 	}
 	return rows, nil
 }
@@ -183,7 +182,6 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 		}
 		row := &rows[i]
 		row.Price, row.Stock, row.Errors = strings.TrimSpace(r.PostFormValue("price")), strings.TrimSpace(r.PostFormValue("stock")), map[string]string{}
-		in := inputOf(row.Product)
 		price, err := parseEuros(row.Price)
 		if err != nil {
 			row.Errors["price"] = err.Error()
@@ -196,13 +194,19 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
 		}
-		in.Price, in.Stock = price, &stock
-		_, _, err = c.Update(r.Context(), id, r.PostFormValue("etag"), in)
+		_, _, err = c.SetPriceAndStock(r.Context(), id, r.PostFormValue("etag"), price, stock)
 		var invalid *InvalidError
 		switch {
 		case errors.As(err, &invalid):
 			for field, msg := range invalid.Fields {
-				row.Errors[strings.TrimSuffix(field, ".amount")] = msg
+				switch field {
+				case "price.amount", "price.currency":
+					row.Errors["price"] = errPrice.Error()
+				case "stock":
+					row.Errors["stock"] = msg
+				default: // the stored product breaks a rule that changed since
+					row.Errors["form"] = field + " " + msg
+				}
 			}
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
@@ -232,24 +236,25 @@ func decimal(m money.Money) string {
 	return strconv.FormatInt(m.Amount/100, 10) + "." + strconv.FormatInt(100+m.Amount%100, 10)[1:]
 }
 
+// errPrice is what the admin form says of a price it cannot take, in the
+// euros it is typed in; the limit is the catalog's (maxPriceCents).
+var errPrice = fmt.Errorf("must be an amount in euros such as 12.50, from 0.01 to %d", maxPriceCents/100)
+
 // parseEuros reads "12", "12.5" or "12.50" (a comma works too) as cents.
+// Whether the amount is allowed is the catalog's to say.
 func parseEuros(s string) (money.Money, error) {
 	whole, frac, _ := strings.Cut(strings.ReplaceAll(s, ",", "."), ".")
-	errPrice := errors.New("must be an amount in euros such as 12.50, from 0.01 to 100000")
-	if len(frac) > 2 || whole == "" {
+	if len(frac) > 2 || whole == "" || strings.HasPrefix(whole, "-") {
 		return money.Money{}, errPrice
 	}
 	for len(frac) < 2 {
 		frac += "0"
 	}
 	w, err1 := strconv.ParseInt(whole, 10, 64)
-	c, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w < 0 || c < 0 {
+	c, err2 := strconv.ParseUint(frac, 10, 64)
+	// The bound on w keeps w*100 from wrapping around into a small price.
+	if err1 != nil || err2 != nil || w > (math.MaxInt64-99)/100 {
 		return money.Money{}, errPrice
 	}
-	cents := w*100 + c
-	if cents <= 0 || cents > 10_000_000 {
-		return money.Money{}, errPrice
-	}
-	return money.EUR(cents), nil
+	return money.EUR(w*100 + int64(c)), nil
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
 	"github.com/bazaar-shop/bazaar/internal/fragment/fragmenttest"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
-func hostileProduct() Product {
-	return Product{ID: "evil", Name: fragmenttest.Hostile, Description: fragmenttest.Hostile, Category: "garden",
+func hostileProduct() contracts.Product {
+	return contracts.Product{ID: "evil", Name: fragmenttest.Hostile, Description: fragmenttest.Hostile, Category: "garden",
 		Price: money.EUR(1250), Stock: 3, ImageURL: "/static/catalog/products/evil.svg"}
 }
 
@@ -29,7 +30,7 @@ func TestFragmentsRender(t *testing.T) {
 	})
 	t.Run("product grid escapes names and the search text", func(t *testing.T) {
 		q := Query{Category: "garden", Text: `<b>"x"</b>`, Page: 2, PageSize: 1}
-		doc := fragmenttest.Render(t, productGridFragment(q, ProductPage{Items: []Product{p}, Total: 3, Page: 2, PageSize: 1}), "catalog", "product-grid")
+		doc := fragmenttest.Render(t, productGridFragment(q, ProductPage{Items: []contracts.Product{p}, Total: 3, Page: 2, PageSize: 1}), "catalog", "product-grid")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
 		assert.Equal(t, `<b>"x"</b>`, doc.Find("#catalog-search-q").AttrOr("value", ""))
 		assert.Zero(t, doc.Find("b").Length())
@@ -55,7 +56,7 @@ func TestFragmentsRender(t *testing.T) {
 		}
 	})
 	t.Run("recommendations", func(t *testing.T) {
-		doc := fragmenttest.Render(t, recommendationsFragment([]Product{hostileProduct()}), "catalog", "recommendations")
+		doc := fragmenttest.Render(t, recommendationsFragment([]contracts.Product{hostileProduct()}), "catalog", "recommendations")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
 		fragmenttest.Render(t, recommendationsFragment(nil), "catalog", "recommendations")
 	})
@@ -103,7 +104,17 @@ func TestFragmentEndpoints(t *testing.T) {
 	t.Run("unknown product is 404", func(t *testing.T) {
 		w := serve(t, f, http.MethodGet, "/fragments/product-detail?id=nope", nil, "")
 		assert.Equal(t, http.StatusNotFound, w.Code)
-		fragmenttest.Check(t, w.Body.String(), "catalog", "problem")
+		doc := fragmenttest.Check(t, w.Body.String(), "catalog", "problem")
+		assert.Contains(t, doc.Text(), "There is no such product.")
+	})
+	t.Run("a hand-edited page shows page 1", func(t *testing.T) {
+		for _, page := range []string{"768614336404564652", "9223372036854775807", "1000001", "0", "-3", "x", "99999999999999999999"} {
+			w := serve(t, f, http.MethodGet, "/fragments/product-grid?category=garden&page="+page, nil, "")
+			require.Equal(t, http.StatusOK, w.Code, page)
+			doc := fragmenttest.Check(t, w.Body.String(), "catalog", "product-grid")
+			assert.Equal(t, 6, doc.Find(".catalog-card").Length(), page)
+			assert.Equal(t, "Garden", doc.Find("#catalog-grid-title").Text(), "the filter is kept")
+		}
 	})
 	t.Run("manifest lists every fragment", func(t *testing.T) {
 		w := serve(t, f, http.MethodGet, "/fragments", nil, "")
@@ -137,6 +148,27 @@ func TestFragmentEndpoints(t *testing.T) {
 		p, _, _ := f.Get(t.Context(), "headlamp")
 		assert.Equal(t, 7, p.Stock, "nothing changed")
 	})
+	t.Run("the catalog's limits apply to the form", func(t *testing.T) {
+		for _, tt := range []struct{ price, stock, field string }{
+			{"0", "1", "price"},
+			{"100000.01", "1", "price"},
+			{"184467440737095517", "1", "price"}, // ×100 wraps around to 84 cents
+			{"1", "1000001", "stock"},
+			{"1", "-1", "stock"},
+		} {
+			_, etag, _ := f.Get(t.Context(), "headlamp")
+			h, body := form(url.Values{"id": {"headlamp"}, "etag": {etag}, "price": {tt.price}, "stock": {tt.stock}, "page": {"/admin"}})
+			w := serve(t, f, http.MethodPost, "/fragments/admin-products", h, body)
+			require.Equal(t, http.StatusUnprocessableEntity, w.Code, tt)
+			doc := fragmenttest.Check(t, w.Body.String(), "catalog", "admin-products")
+			assert.Equal(t, "true", doc.Find("#catalog-"+tt.field+"-headlamp").AttrOr("aria-invalid", ""), tt)
+			if tt.field == "price" {
+				assert.Contains(t, doc.Find(".catalog-field-error").Text(), "from 0.01 to 100000", tt)
+			}
+			p, _, _ := f.Get(t.Context(), "headlamp")
+			assert.Equal(t, 7, p.Stock, "nothing changed")
+		}
+	})
 	t.Run("bad input is refused, nothing changes", func(t *testing.T) {
 		_, etag, _ := f.Get(t.Context(), "headlamp")
 		h, body := form(url.Values{"id": {"headlamp"}, "etag": {etag}, "price": {"12.345"}, "stock": {"many"}, "page": {"/admin"}})
@@ -149,12 +181,14 @@ func TestFragmentEndpoints(t *testing.T) {
 }
 
 func TestParseEuros(t *testing.T) {
-	for in, want := range map[string]int64{"12": 1200, "12.5": 1250, "12,50": 1250, "0.01": 1, "100000": 10_000_000} {
+	// The limits are the catalog's: "0" and "100000.01" are read here and
+	// refused by ProductInput.Valid.
+	for in, want := range map[string]int64{"12": 1200, "12.5": 1250, "12,50": 1250, "0.01": 1, "100000": 10_000_000, "0": 0, "100000.01": 10_000_001} {
 		got, err := parseEuros(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, money.EUR(want), got, in)
 	}
-	for _, in := range []string{"", "0", "-1", "1.234", "abc", "1e3", "100000.01", ".5"} {
+	for _, in := range []string{"", "-1", "-0.50", "1.234", "1.-5", "abc", "1e3", ".5", "184467440737095517", "92233720368547758.08"} {
 		_, err := parseEuros(in)
 		assert.Error(t, err, in)
 	}

@@ -22,7 +22,7 @@ func FuzzReservation(f *testing.F) {
 	f.Add(`{"orderId":"o1","lines":[{"productId":"headlamp","quantity":2}]}`)
 	f.Add(`{"orderId":"o1","lines":[{"productId":"a","quantity":1},{"productId":"a","quantity":1}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
-		v, ok := httpapitest.Decode[reservationRequest](t, body)
+		v, ok := httpapitest.Decode[ReservationRequest](t, body)
 		if !ok {
 			return
 		}

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
@@ -110,27 +111,24 @@ func createProduct(log *slog.Logger, c Catalog) http.Handler {
 			return
 		}
 		w.Header().Set("ETag", strconv.Quote(etag))
-		w.Header().Set("Location", "/products/"+p.ID)
+		w.Header().Set("Location", contracts.ProductPath(p.ID))
 		httpapi.JSON(w, http.StatusCreated, p)
 	})
 }
 
-// reserveStock and settleReservation serve the checkout saga (ordering).
-func reserveStock(log *slog.Logger, products *productStore) http.Handler {
+// reserveStock and settleReservation serve the checkout saga (ordering),
+// with the rules of reservations.go.
+func reserveStock(log *slog.Logger, stock Stock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := httpapi.Decode[reservationRequest](r)
+		req, err := httpapi.Decode[ReservationRequest](r)
 		if err != nil {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		res, err := products.reserve(r.Context(), req.OrderID, req.Lines)
-		if errors.Is(err, ErrInsufficientStock) {
-			// A rejection is an answer, not a failure: Dapr's resiliency
-			// counts every non-2xx as a fault, and a run of rejections would
-			// open the circuit breaker in front of catalog.
-			httpapi.JSON(w, http.StatusOK, res)
-			return
-		}
+		// A rejection is an answer (status rejected), not a failure: Dapr's
+		// resiliency counts every non-2xx as a fault, and a run of
+		// rejections would open the circuit breaker in front of catalog.
+		res, err := stock.Reserve(r.Context(), req)
 		if err != nil {
 			httpapi.Fail(w, r, log, problem(err))
 			return
@@ -139,9 +137,9 @@ func reserveStock(log *slog.Logger, products *productStore) http.Handler {
 	})
 }
 
-func settleReservation(log *slog.Logger, products *productStore, to string) http.Handler {
+func settleReservation(log *slog.Logger, settle func(ctx context.Context, orderID string) (Reservation, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := products.settle(r.Context(), mux.Vars(r)["orderId"], to)
+		res, err := settle(r.Context(), mux.Vars(r)["orderId"])
 		if err != nil {
 			httpapi.Fail(w, r, log, problem(err))
 			return

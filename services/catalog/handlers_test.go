@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,11 +20,14 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
-// fakeProducts is an in-memory Products with ETags that change on save.
+// fakeProducts is an in-memory Products and Shelf with ETags that change on
+// save.
 type fakeProducts struct {
 	items map[string]Product
 	etags map[string]string
 	saves int
+	// failChange, when set, fails Change for that product id.
+	failChange map[string]error
 }
 
 func newFakeProducts() *fakeProducts {
@@ -67,9 +71,32 @@ func (f *fakeProducts) Save(_ context.Context, p Product, etag string) (string, 
 	return f.etags[p.ID], nil
 }
 
+func (f *fakeProducts) Change(_ context.Context, id string, change func(*Product) (bool, error)) error {
+	if err := f.failChange[id]; err != nil {
+		return err
+	}
+	p, ok := f.items[id]
+	if !ok {
+		return ErrNotFound
+	}
+	// change gets a copy, as it would from the store.
+	p.Holds = maps.Clone(p.Holds)
+	changed, err := change(&p)
+	if err != nil || !changed {
+		return err
+	}
+	f.items[id], f.etags[id] = p, f.etags[id]+"1"
+	return nil
+}
+
 func serve(t *testing.T, f *fakeProducts, method, path string, header http.Header, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, nil, f, nil)
+	return serveWith(t, f, newFakeReservations(), method, path, header, body)
+}
+
+func serveWith(t *testing.T, f *fakeProducts, res *fakeReservations, method, path string, header http.Header, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, nil, f, f, res)
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r = r.WithContext(caller.WithClaims(r.Context(), authn.Claims{Roles: []string{"admin"}, RegisteredClaims: jwt.RegisteredClaims{Subject: "admin-1"}}))
 	r.Header.Set("dapr-api-token", "tok")
@@ -104,10 +131,28 @@ func TestListProducts(t *testing.T) {
 			assert.Equal(t, tt.first, page.Items[0].ID, tt.query)
 		}
 	}
-	w := serve(t, f, http.MethodGet, "/products?page=0&pageSize=1000", nil, "")
-	assert.Equal(t, 400, w.Code)
-	assert.Contains(t, w.Body.String(), `"page"`)
-	assert.Contains(t, w.Body.String(), `"pageSize"`)
+	for _, query := range []string{
+		"?page=0&pageSize=1000",
+		"?page=768614336404564652&pageSize=1000", // issue 11: it overflowed and panicked
+		"?page=9223372036854775807&pageSize=9223372036854775807",
+		"?page=1000001&pageSize=0",
+		"?page=x&pageSize=99999999999999999999",
+	} {
+		w := serve(t, f, http.MethodGet, "/products"+query, nil, "")
+		assert.Equal(t, 400, w.Code, query)
+		assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"), query)
+		var problem struct {
+			Code   string
+			Fields map[string]string
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &problem), query)
+		assert.Equal(t, "invalid_query", problem.Code, query)
+		assert.Contains(t, problem.Fields, "page", query)
+		assert.Contains(t, problem.Fields, "pageSize", query)
+	}
+	w := serve(t, f, http.MethodGet, "/products?page=1000000&pageSize=100", nil, "")
+	require.Equal(t, 200, w.Code, "the last page allowed")
+	assert.Contains(t, w.Body.String(), `"items":[]`)
 }
 
 func TestUpdateProduct(t *testing.T) {
@@ -167,7 +212,8 @@ func TestCreateProduct(t *testing.T) {
 }
 
 func TestAdminOnly(t *testing.T) {
-	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, nil, newFakeProducts(), nil)
+	f := newFakeProducts()
+	h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{AppToken: "tok"}, nil, f, f, newFakeReservations())
 	for _, req := range []*http.Request{
 		httptest.NewRequest(http.MethodPost, "/products", strings.NewReader(`{}`)),
 		httptest.NewRequest(http.MethodPut, "/products/headlamp", strings.NewReader(`{}`)),

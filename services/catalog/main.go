@@ -18,7 +18,8 @@ func main() {
 	err := daprapp.Run(context.Background(), "catalog", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
 		products := &productStore{dapr: d.Client, store: stateStore, pubsub: pubsubName}
 		go seedWhenReady(ctx, d, products)
-		return NewServer(d.Log, d.Config, caller.NewVerifier(daprapp.NewInvoker(d.Config)), products, products), nil
+		reservations := &reservationStore{dapr: d.Client, store: stateStore}
+		return NewServer(d.Log, d.Config, caller.NewVerifier(daprapp.NewInvoker(d.Config)), products, products, reservations), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "catalog:", err)

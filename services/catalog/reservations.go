@@ -2,59 +2,87 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
-
-	dapr "github.com/dapr/go-sdk/client"
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
-	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
-// Stock reservations for the checkout saga (contracts.Reservation, called
-// by ordering). Stock leaves the shelf when it is reserved; a release puts
-// it back, a commit makes it final.
+// Stock reservations for the checkout saga (contracts.Reservation, called by
+// ordering): the rules, in plain Go. Stock leaves the shelf when it is
+// reserved; a release puts it back, a commit makes it final.
+//
+// A hold is recorded inside the product (Product.Holds[orderID]) in the
+// same write that takes its stock, so a retry after a crash skips the lines
+// already held instead of taking their stock twice. Each product is changed
+// on its own, never in a multi-key transaction: Redis runs a transaction's
+// other writes even when one ETag check fails, which oversold stock.
 
 type (
-	Reservation     = contracts.Reservation
+	// Reservation is the contract's, which ordering sends and reads; the
+	// short name reads better in the rules below.
+	Reservation = contracts.Reservation
+	// ReservationLine is the contract's: one product and how many to hold.
 	ReservationLine = contracts.ReservationLine
 )
 
-// Reservation states.
+// Limits of a reservation.
 const (
-	reserved  = contracts.Reserved
-	rejected  = contracts.Rejected
-	released  = contracts.Released
-	committed = contracts.Committed
+	maxOrderID, maxLines, maxQuantity = 64, 100, 1000
 )
 
-// ErrNoReservation means the order has no reservation to commit.
-var ErrNoReservation = errors.New("no reservation")
+var (
+	// ErrNoReservation means the order has no reservation to commit.
+	ErrNoReservation = errors.New("no reservation")
+	// ErrReservationExists means the order has a reservation already: a
+	// first write lost to another (Reservations.Create).
+	ErrReservationExists = errors.New("reservation exists")
+	// errInsufficientStock means a line could not be held; the order's
+	// reservation is then rejected, which is an answer, not a failure.
+	errInsufficientStock = errors.New("insufficient stock")
+)
 
-// ErrInsufficientStock means at least one line could not be held.
-var ErrInsufficientStock = errors.New("insufficient stock")
+// Shelf changes products' stock and holds one product at a time.
+type Shelf interface {
+	// Change applies change to the product as stored and writes the result
+	// as one write; when another write came in between, it applies change
+	// again to the newer product. change reports whether it changed
+	// anything (nothing is written if not); its error is returned as is, as
+	// is ErrNotFound for an unknown product.
+	Change(ctx context.Context, id string, change func(*Product) (bool, error)) error
+}
 
-func reservationKey(orderID string) string { return "reservation:" + orderID }
+// Reservations keeps one reservation per order, with a version (ETag) so
+// that the first settlement wins.
+type Reservations interface {
+	// Get is the order's reservation and its version; ok is false when
+	// there is none.
+	Get(ctx context.Context, orderID string) (r Reservation, etag string, ok bool, err error)
+	// Create stores r only if the order has no reservation yet (else
+	// ErrReservationExists): the first of a reservation and an early
+	// release wins.
+	Create(ctx context.Context, r Reservation) error
+	// Replace stores r if the order's reservation is still at version etag.
+	Replace(ctx context.Context, r Reservation, etag string) error
+}
 
-// reservationRequest is a request for a reservation, as ordering sends it.
-type reservationRequest contracts.Reservation
+// ReservationRequest asks to hold an order's lines (POST /reservations).
+type ReservationRequest contracts.Reservation
 
-// Valid implements httpapi.Validator.
-func (r reservationRequest) Valid(context.Context) map[string]string {
+// Valid lists what is wrong with the request, by field (httpapi.Decode
+// calls it, and so does Stock.Reserve).
+func (r ReservationRequest) Valid(context.Context) map[string]string {
 	p := map[string]string{}
-	if r.OrderID == "" || len(r.OrderID) > 64 {
-		p["orderId"] = "is required (at most 64 characters)"
+	if r.OrderID == "" || len(r.OrderID) > maxOrderID {
+		p["orderId"] = fmt.Sprintf("is required (at most %d characters)", maxOrderID)
 	}
-	if len(r.Lines) == 0 || len(r.Lines) > 100 {
-		p["lines"] = "must hold 1 to 100 lines"
+	if len(r.Lines) == 0 || len(r.Lines) > maxLines {
+		p["lines"] = fmt.Sprintf("must hold 1 to %d lines", maxLines)
 	}
 	seen := map[string]bool{}
 	for i, l := range r.Lines {
-		if l.Quantity < 1 || l.Quantity > 1000 {
-			p[fmt.Sprintf("lines[%d].quantity", i)] = "must be between 1 and 1000"
+		if l.Quantity < 1 || l.Quantity > maxQuantity {
+			p[fmt.Sprintf("lines[%d].quantity", i)] = fmt.Sprintf("must be between 1 and %d", maxQuantity)
 		}
 		if seen[l.ProductID] {
 			p[fmt.Sprintf("lines[%d].productId", i)] = "appears twice"
@@ -64,104 +92,137 @@ func (r reservationRequest) Valid(context.Context) map[string]string {
 	return p
 }
 
-// reserve holds every line of an order, or none, and is idempotent per order.
-//
-// Each product is changed on its own with its ETag, never in a multi-key
-// transaction: Redis runs a transaction's other writes even when one ETag
-// check fails, which oversold stock. A hold is recorded inside the product
-// (Holds[orderID]) in the same write that takes the stock, so a retry after a
-// crash skips the lines already held instead of taking their stock twice.
-// When a line cannot be held, the lines held so far are given back.
-func (s *productStore) reserve(ctx context.Context, orderID string, lines []ReservationLine) (Reservation, error) {
-	if prev, ok, err := s.reservation(ctx, orderID); err != nil || ok {
+// Stock is the reservation use cases over the shelf and the reservations.
+type Stock struct {
+	shelf        Shelf
+	reservations Reservations
+}
+
+// Reserve holds every line of an order, or none. The answer's status says
+// which: reserved, or rejected when a line's product is unknown or short
+// of stock. It is idempotent per order: asking again answers the
+// reservation made first, and so does asking after a release (the
+// release's mark, holding nothing).
+func (s Stock) Reserve(ctx context.Context, req ReservationRequest) (Reservation, error) {
+	if problems := req.Valid(ctx); len(problems) > 0 {
+		return Reservation{}, &InvalidError{Fields: problems}
+	}
+	orderID, lines := req.OrderID, req.Lines
+	if prev, _, ok, err := s.reservations.Get(ctx, orderID); err != nil || ok {
 		return prev, err
 	}
-	status := reserved
+	status := contracts.Reserved
 	for _, l := range lines {
-		err := s.changeProduct(ctx, l.ProductID, func(p *Product) (bool, error) {
-			if _, held := p.Holds[orderID]; held {
-				return false, nil
-			}
-			if p.Stock < l.Quantity {
-				return false, ErrInsufficientStock
-			}
-			p.Stock -= l.Quantity
-			if p.Holds == nil {
-				p.Holds = map[string]int{}
-			}
-			p.Holds[orderID] = l.Quantity
-			return true, nil
-		})
-		if errors.Is(err, ErrInsufficientStock) || errors.Is(err, ErrNotFound) {
-			status = rejected
+		err := s.shelf.Change(ctx, l.ProductID, func(p *Product) (bool, error) { return hold(p, orderID, l.Quantity) })
+		if errors.Is(err, errInsufficientStock) || errors.Is(err, ErrNotFound) {
+			status = contracts.Rejected
 			break
 		}
 		if err != nil {
+			// The lines held so far stay held: a retry skips them.
 			return Reservation{}, err
 		}
 	}
-	if status == rejected {
+	if status == contracts.Rejected {
+		// When a line cannot be held, the lines held so far are given back.
 		if err := s.dropHolds(ctx, orderID, lines, true); err != nil {
 			return Reservation{}, err
 		}
 	}
 	r := Reservation{OrderID: orderID, Status: status, Lines: lines}
-	if err := s.createReservation(ctx, r); errors.Is(err, errReservationExists) {
-		// A release came first (the saga gave the order up while this call
-		// was on its way): it stands, and the holds just taken go back.
-		if status == reserved {
+	err := s.reservations.Create(ctx, r)
+	if errors.Is(err, ErrReservationExists) {
+		// Another call wrote first. Its answer stands. The holds on the
+		// products are the order's, not this call's: they belong to that
+		// reservation if it is reserved (the same reservation asked twice at
+		// once); otherwise (a release came first, or it was rejected) they
+		// go back on the shelf.
+		prev, _, _, err := s.reservations.Get(ctx, orderID)
+		if err != nil {
+			return Reservation{}, err
+		}
+		if status == contracts.Reserved && prev.Status != contracts.Reserved {
 			if err := s.dropHolds(ctx, orderID, lines, true); err != nil {
 				return Reservation{}, err
 			}
 		}
-		prev, _, err := s.reservation(ctx, orderID)
-		return prev, err
-	} else if err != nil {
-		return Reservation{}, err
-	}
-	if status == rejected {
-		return r, ErrInsufficientStock
-	}
-	return r, nil
-}
-
-// settle releases (stock back on the shelf) or commits a reservation, once.
-func (s *productStore) settle(ctx context.Context, orderID, to string) (Reservation, error) {
-	r, etag, ok, err := s.reservationWithETag(ctx, orderID)
-	if errors.Is(err, ErrInsufficientStock) || err == nil && ok && r.Status != reserved {
-		return r, nil // settled before, or never held anything
+		return prev, nil
 	}
 	if err != nil {
 		return Reservation{}, err
 	}
-	if !ok && to == released {
-		// Nothing was held (yet): leave a mark, so that a reservation
-		// still on its way holds nothing.
-		r = Reservation{OrderID: orderID, Status: released}
-		if err := s.createReservation(ctx, r); errors.Is(err, errReservationExists) {
+	return r, nil
+}
+
+// hold takes qty of p's stock for the order, once.
+func hold(p *Product, orderID string, qty int) (bool, error) {
+	if _, held := p.Holds[orderID]; held {
+		return false, nil
+	}
+	if p.Stock < qty {
+		return false, errInsufficientStock
+	}
+	p.Stock -= qty
+	if p.Holds == nil {
+		p.Holds = map[string]int{}
+	}
+	p.Holds[orderID] = qty
+	return true, nil
+}
+
+// Release puts an order's held stock back on the shelf, once. Releasing an
+// order that holds nothing yet leaves a released mark, so that a
+// reservation still on its way holds nothing.
+func (s Stock) Release(ctx context.Context, orderID string) (Reservation, error) {
+	return s.settle(ctx, orderID, contracts.Released)
+}
+
+// Commit makes an order's held stock final (the order is paid), once; an
+// order without a reservation is ErrNoReservation.
+func (s Stock) Commit(ctx context.Context, orderID string) (Reservation, error) {
+	return s.settle(ctx, orderID, contracts.Committed)
+}
+
+// settle releases or commits a reservation. A reservation settled before,
+// or rejected (it holds nothing), is answered as it is.
+func (s Stock) settle(ctx context.Context, orderID, to string) (Reservation, error) {
+	r, etag, ok, err := s.reservations.Get(ctx, orderID)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if ok && r.Status != contracts.Reserved {
+		return r, nil
+	}
+	if !ok {
+		if to != contracts.Released {
+			return Reservation{}, ErrNoReservation
+		}
+		mark := Reservation{OrderID: orderID, Status: contracts.Released}
+		if err := s.reservations.Create(ctx, mark); errors.Is(err, ErrReservationExists) {
 			return s.settle(ctx, orderID, to) // it arrived first: release it
 		} else if err != nil {
 			return Reservation{}, err
 		}
-		return r, nil
+		return mark, nil
 	}
-	if !ok {
-		return Reservation{}, ErrNoReservation
-	}
-	if err := s.dropHolds(ctx, orderID, r.Lines, to == released); err != nil {
+	if err := s.dropHolds(ctx, orderID, r.Lines, to == contracts.Released); err != nil {
 		return Reservation{}, err
 	}
 	r.Status = to
 	// Two settles at once: the holds are dropped once (dropHolds skips
-	// products without the hold); the ETag keeps the first status.
-	return r, s.saveReservation(ctx, r, etag)
+	// products without the hold); the version keeps the first status.
+	if err := s.reservations.Replace(ctx, r, etag); err != nil {
+		return Reservation{}, err
+	}
+	return r, nil
 }
 
 // dropHolds removes the order's holds from its products, putting the stock
-// back when restock is set. Products without a hold are left alone.
-func (s *productStore) dropHolds(ctx context.Context, orderID string, lines []ReservationLine, restock bool) error {
+// back when restock is set. Products without a hold, or gone, are left
+// alone.
+func (s Stock) dropHolds(ctx context.Context, orderID string, lines []ReservationLine, restock bool) error {
 	for _, l := range lines {
-		err := s.changeProduct(ctx, l.ProductID, func(p *Product) (bool, error) {
+		err := s.shelf.Change(ctx, l.ProductID, func(p *Product) (bool, error) {
 			qty, held := p.Holds[orderID]
 			if !held {
 				return false, nil
@@ -177,95 +238,4 @@ func (s *productStore) dropHolds(ctx context.Context, orderID string, lines []Re
 		}
 	}
 	return nil
-}
-
-// changeProduct applies change to a product under its ETag, re-reading and
-// trying again when another writer got there first.
-func (s *productStore) changeProduct(ctx context.Context, id string, change func(*Product) (bool, error)) error {
-	for attempt := range 100 {
-		p, etag, err := s.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		changed, err := change(&p)
-		if err != nil || !changed {
-			return err
-		}
-		data, _ := json.Marshal(p)
-		err = s.dapr.SaveStateWithETag(ctx, s.store, productKey(id), data, etag, nil,
-			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
-		if err == nil {
-			return nil
-		}
-		if !daprapp.IsETagMismatch(err) {
-			return fmt.Errorf("save product %s: %w", id, err)
-		}
-		if sleep(ctx, attempt) != nil {
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("change product %s: too much contention", id)
-}
-
-// errReservationExists means another write created the order's reservation first.
-var errReservationExists = errors.New("reservation written concurrently")
-
-// createReservation stores r only if the order has no reservation yet.
-func (s *productStore) createReservation(ctx context.Context, r Reservation) error {
-	data, _ := json.Marshal(r)
-	err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, "", nil,
-		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
-	if err == nil {
-		return nil
-	}
-	if _, ok, gerr := s.reservation(ctx, r.OrderID); ok && (gerr == nil || errors.Is(gerr, ErrInsufficientStock)) {
-		return errReservationExists
-	}
-	return fmt.Errorf("save reservation: %w", err)
-}
-
-// saveReservation replaces the order's reservation if it is still the one
-// read with etag. (On Redis, a key created with first-write can only be
-// changed with its ETag.)
-func (s *productStore) saveReservation(ctx context.Context, r Reservation, etag string) error {
-	data, _ := json.Marshal(r)
-	if err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, etag, nil,
-		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)); err != nil {
-		return fmt.Errorf("save reservation: %w", err)
-	}
-	return nil
-}
-
-func (s *productStore) reservation(ctx context.Context, orderID string) (Reservation, bool, error) {
-	r, _, ok, err := s.reservationWithETag(ctx, orderID)
-	return r, ok, err
-}
-
-func (s *productStore) reservationWithETag(ctx context.Context, orderID string) (Reservation, string, bool, error) {
-	item, err := s.dapr.GetState(ctx, s.store, reservationKey(orderID), nil)
-	if err != nil {
-		return Reservation{}, "", false, fmt.Errorf("read reservation: %w", err)
-	}
-	if len(item.Value) == 0 {
-		return Reservation{}, "", false, nil
-	}
-	var r Reservation
-	if err := json.Unmarshal(item.Value, &r); err != nil {
-		return Reservation{}, "", false, err
-	}
-	if r.Status == rejected {
-		return r, item.Etag, true, ErrInsufficientStock
-	}
-	return r, item.Etag, true, nil
-}
-
-// sleep backs off with jitter so that contending reservations spread out.
-func sleep(ctx context.Context, attempt int) error {
-	d := time.Duration(1+rand.IntN(5*(1+min(attempt, 10)))) * time.Millisecond
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -57,8 +58,8 @@ func seedProducts() []Product {
 	for _, c := range categories {
 		for _, r := range rows[c] {
 			id := slug(r.name)
-			out = append(out, Product{ID: id, Name: r.name, Description: r.description, Category: c,
-				Price: money.EUR(r.cents), Stock: r.stock, ImageURL: "/static/catalog/products/" + id + ".svg"})
+			out = append(out, Product{Product: contracts.Product{ID: id, Name: r.name, Description: r.description, Category: c,
+				Price: money.EUR(r.cents), Stock: r.stock, ImageURL: imageURL(id)}})
 		}
 	}
 	return out

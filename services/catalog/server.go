@@ -8,6 +8,7 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
 )
@@ -22,8 +23,9 @@ const (
 
 // NewServer wires the catalog's routes. Every route but health needs the
 // app token, so only catalog's own sidecar can reach it.
-func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, products Products, stock *productStore) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, products Products, shelf Shelf, reservations Reservations) http.Handler {
 	c := Catalog{products: products}
+	stock := Stock{shelf: shelf, reservations: reservations}
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/products", listProducts(log, c)).Methods(http.MethodGet)
@@ -43,8 +45,8 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, p
 	r.Handle("/fragments/admin-products", saveAdminProduct(log, f, c)).Methods(http.MethodPost)
 	r.PathPrefix("/static/catalog/").Handler(f.Assets.Handler()).Methods(http.MethodGet)
 	// Stock reservations for the checkout saga (called by ordering).
-	r.Handle("/reservations", reserveStock(log, stock)).Methods(http.MethodPost)
-	r.Handle("/reservations/{orderId}/release", settleReservation(log, stock, released)).Methods(http.MethodPost)
-	r.Handle("/reservations/{orderId}/commit", settleReservation(log, stock, committed)).Methods(http.MethodPost)
+	r.Handle(contracts.ReservationsPath, reserveStock(log, stock)).Methods(http.MethodPost)
+	r.Handle(contracts.ReservationsPath+"/{orderId}/release", settleReservation(log, stock.Release)).Methods(http.MethodPost)
+	r.Handle(contracts.ReservationsPath+"/{orderId}/commit", settleReservation(log, stock.Commit)).Methods(http.MethodPost)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(caller.Middleware(verifier)(r))
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
@@ -22,7 +24,8 @@ type sidecar interface {
 }
 
 // productStore keeps products in catalog's state store: one key per product
-// plus an index key listing their ids, since not every store can query.
+// plus an index key listing their ids, since not every store can query. It
+// is the catalog's Products and the reservations' Shelf.
 type productStore struct {
 	dapr   sidecar
 	store  string
@@ -48,6 +51,7 @@ func (s *productStore) ids(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// List reads the index, then every product in one bulk read.
 func (s *productStore) List(ctx context.Context) ([]Product, error) {
 	ids, err := s.ids(ctx)
 	if err != nil || len(ids) == 0 {
@@ -82,6 +86,7 @@ func (s *productStore) List(ctx context.Context) ([]Product, error) {
 	return out, nil
 }
 
+// Get reads one product with its ETag.
 func (s *productStore) Get(ctx context.Context, id string) (Product, string, error) {
 	item, err := s.dapr.GetState(ctx, s.store, productKey(id), nil)
 	if err != nil {
@@ -164,6 +169,46 @@ func (s *productStore) Create(ctx context.Context, p Product) (string, error) {
 	return "", fmt.Errorf("index product %s: %w", p.ID, ErrConflict)
 }
 
+// Change applies change to a product under its ETag, re-reading and trying
+// again when another writer got there first. Stock changes for
+// reservations are not announced as product changes.
+func (s *productStore) Change(ctx context.Context, id string, change func(*Product) (bool, error)) error {
+	for attempt := range 100 {
+		p, etag, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		changed, err := change(&p)
+		if err != nil || !changed {
+			return err
+		}
+		data, _ := json.Marshal(p)
+		err = s.dapr.SaveStateWithETag(ctx, s.store, productKey(id), data, etag, nil,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+		if err == nil {
+			return nil
+		}
+		if !daprapp.IsETagMismatch(err) {
+			return fmt.Errorf("save product %s: %w", id, err)
+		}
+		if sleep(ctx, attempt) != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("change product %s: too much contention", id)
+}
+
+// sleep backs off with jitter so that contending writers spread out.
+func sleep(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(5*(1+min(attempt, 10)))) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
 // seed writes the initial catalog once: if the index exists, it does nothing,
 // so restarts and replicas are harmless (they would write the same data).
 func (s *productStore) seed(ctx context.Context, products []Product) error {
@@ -197,4 +242,58 @@ type ProductChanged struct {
 	ID    string      `json:"id"`
 	Price money.Money `json:"price"`
 	Stock int         `json:"stock"`
+}
+
+// reservationStore keeps one reservation per order in catalog's state store
+// (the Reservations of reservations.go).
+type reservationStore struct {
+	dapr  sidecar
+	store string
+}
+
+func reservationKey(orderID string) string { return "reservation:" + orderID }
+
+// Get reads the order's reservation with its ETag.
+func (s *reservationStore) Get(ctx context.Context, orderID string) (Reservation, string, bool, error) {
+	item, err := s.dapr.GetState(ctx, s.store, reservationKey(orderID), nil)
+	if err != nil {
+		return Reservation{}, "", false, fmt.Errorf("read reservation: %w", err)
+	}
+	if len(item.Value) == 0 {
+		return Reservation{}, "", false, nil
+	}
+	var r Reservation
+	if err := json.Unmarshal(item.Value, &r); err != nil {
+		return Reservation{}, "", false, fmt.Errorf("decode reservation: %w", err)
+	}
+	return r, item.Etag, true, nil
+}
+
+// Create stores r only if the order has no reservation yet: a first write
+// without an ETag fails when the key exists.
+func (s *reservationStore) Create(ctx context.Context, r Reservation) error {
+	data, _ := json.Marshal(r)
+	err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, "", nil,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+	if err == nil {
+		return nil
+	}
+	// Stores word a lost first write differently; the key's presence says
+	// what happened.
+	if _, _, ok, gerr := s.Get(ctx, r.OrderID); gerr == nil && ok {
+		return ErrReservationExists
+	}
+	return fmt.Errorf("save reservation: %w", err)
+}
+
+// Replace stores r if the order's reservation is still the one read with
+// etag. (On Redis, a key created with first-write can only be changed with
+// its ETag.)
+func (s *reservationStore) Replace(ctx context.Context, r Reservation, etag string) error {
+	data, _ := json.Marshal(r)
+	if err := s.dapr.SaveStateWithETag(ctx, s.store, reservationKey(r.OrderID), data, etag, nil,
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong)); err != nil {
+		return fmt.Errorf("save reservation: %w", err)
+	}
+	return nil
 }
