@@ -65,6 +65,8 @@ type Keys interface {
 	// Sign returns a token for u and when it expires, or ErrNotReady.
 	Sign(u User) (string, time.Time, error)
 	Rotate(ctx context.Context) error
+	// Revoke takes a key out of use at once (ErrUnknownKey if none).
+	Revoke(ctx context.Context, kid string) error
 	// JWKS returns the public keys, or ErrNotReady.
 	JWKS(ctx context.Context) (authn.JWKS, error)
 }
@@ -282,6 +284,20 @@ func (a *Accounts) RotateKeys(ctx context.Context, token string) error {
 		return ErrAdminOnly
 	}
 	return a.keys.Rotate(ctx)
+}
+
+// RevokeKey takes a signing key out of use at once, for when it leaked;
+// only an admin may. Every token it signed is refused within
+// authn.KeyRefresh everywhere, the caller's own included.
+func (a *Accounts) RevokeKey(ctx context.Context, token, kid string) error {
+	c, err := a.Verify(ctx, token)
+	if err != nil {
+		return err
+	}
+	if !c.IsAdmin() {
+		return ErrAdminOnly
+	}
+	return a.keys.Revoke(ctx, kid)
 }
 
 // PublicKeys are the keys that verify tokens, for every verifier.

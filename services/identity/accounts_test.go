@@ -52,12 +52,22 @@ func (m *memUsers) Create(_ context.Context, u User) error {
 }
 
 // fakeKeys signs a token that names the user.
-type fakeKeys struct{ rotations int }
+type fakeKeys struct {
+	rotations int
+	revoked   []string
+}
 
 func (k *fakeKeys) Sign(u User) (string, time.Time, error) {
 	return "token-for-" + u.ID, time.Unix(1_900_000_000, 0), nil
 }
 func (k *fakeKeys) Rotate(context.Context) error { k.rotations++; return nil }
+func (k *fakeKeys) Revoke(_ context.Context, kid string) error {
+	if kid == "unknown" {
+		return ErrUnknownKey
+	}
+	k.revoked = append(k.revoked, kid)
+	return nil
+}
 func (k *fakeKeys) JWKS(context.Context) (authn.JWKS, error) {
 	return authn.JWKS{}, nil
 }
@@ -359,6 +369,31 @@ func TestVerifyAndRotate(t *testing.T) {
 				assert.NoError(t, err)
 			}
 			assert.Equal(t, tt.rotations, f.keys.rotations)
+		})
+	}
+}
+
+func TestRevokeKey(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, token, kid string
+		wantErr          error
+		revoked          []string
+	}{
+		{"an admin revokes", "admin", "k1", nil, []string{"k1"}},
+		{"an unknown key", "admin", "unknown", ErrUnknownKey, nil},
+		{"a customer may not", "customer", "k1", ErrAdminOnly, nil},
+		{"nor a forger", "forged", "k1", ErrInvalidToken, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			err := f.accounts.RevokeKey(ctx, tt.token, tt.kid)
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tt.revoked, f.keys.revoked)
 		})
 	}
 }

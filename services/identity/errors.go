@@ -25,7 +25,9 @@ func problem(err error) error {
 	case errors.Is(err, ErrInvalidToken):
 		return httpapi.Errorf(http.StatusUnauthorized, "invalid_token", "sign in again")
 	case errors.Is(err, ErrAdminOnly):
-		return httpapi.Errorf(http.StatusForbidden, "admin_only", "only an admin may rotate keys")
+		return httpapi.Errorf(http.StatusForbidden, "admin_only", "only an admin may do this")
+	case errors.Is(err, ErrUnknownKey):
+		return httpapi.Errorf(http.StatusNotFound, "key_not_found", "no signing key has this id")
 	case errors.Is(err, ErrNotReady):
 		return httpapi.Errorf(http.StatusServiceUnavailable, "starting", "keys are not loaded yet")
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
@@ -116,6 +118,17 @@ func jwks(log *slog.Logger, accounts *Accounts) http.Handler {
 func rotate(log *slog.Logger, accounts *Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := accounts.RotateKeys(r.Context(), bearer(r)); err != nil {
+			httpapi.Fail(w, r, log, problem(err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// revoke takes a leaked signing key out of use (admins only).
+func revoke(log *slog.Logger, accounts *Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := accounts.RevokeKey(r.Context(), bearer(r), mux.Vars(r)["kid"]); err != nil {
 			httpapi.Fail(w, r, log, problem(err))
 			return
 		}

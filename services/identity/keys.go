@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,17 +94,11 @@ func (r *keyRing) Rotate(ctx context.Context) error {
 				kept = append(kept, k)
 			}
 		}
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		next, err := newKey()
 		if err != nil {
 			return err
 		}
-		der, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return err
-		}
-		id := make([]byte, 8)
-		_, _ = rand.Read(id)
-		keys = append([]storedKey{{Kid: hex.EncodeToString(id), Created: now, DER: der}}, kept...)
+		keys = append([]storedKey{next}, kept...)
 		data, _ := json.Marshal(keys)
 		err = r.dapr.SaveStateWithETag(ctx, r.store, keysKey, data, item.Etag, nil,
 			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
@@ -116,6 +111,80 @@ func (r *keyRing) Rotate(ctx context.Context) error {
 		return r.use(keys)
 	}
 	return errors.New("rotate: too much contention")
+}
+
+// ErrUnknownKey means the ring holds no key with that id.
+var ErrUnknownKey = errors.New("no such key")
+
+// Revoke implements Keys: the key leaves the ring at once, so it neither
+// signs nor verifies (every verifier refetches the key set within
+// authn.KeyRefresh). Revoking the key that signs makes a new one first.
+func (r *keyRing) Revoke(ctx context.Context, kid string) error {
+	for range 10 {
+		item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
+		if err != nil {
+			return err
+		}
+		var keys []storedKey
+		if len(item.Value) > 0 {
+			if err := json.Unmarshal(item.Value, &keys); err != nil {
+				return err
+			}
+		}
+		i := slices.IndexFunc(keys, func(k storedKey) bool { return k.Kid == kid })
+		if i < 0 {
+			return ErrUnknownKey
+		}
+		if i == 0 {
+			next, err := newKey()
+			if err != nil {
+				return err
+			}
+			keys = append([]storedKey{next}, keys...)
+			i++
+		}
+		keys = slices.Delete(keys, i, i+1)
+		data, _ := json.Marshal(keys)
+		err = r.dapr.SaveStateWithETag(ctx, r.store, keysKey, data, item.Etag, nil,
+			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
+		if daprapp.IsETagMismatch(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("save signing keys: %w", err)
+		}
+		return r.use(keys)
+	}
+	return errors.New("revoke: too much contention")
+}
+
+// refresh reloads the ring from the store, so that a replica learns of a
+// rotation or revocation made by another.
+func (r *keyRing) refresh(ctx context.Context) error {
+	item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
+	if err != nil {
+		return err
+	}
+	var keys []storedKey
+	if err := json.Unmarshal(item.Value, &keys); err != nil || len(keys) == 0 {
+		return err
+	}
+	return r.use(keys)
+}
+
+// newKey makes a signing key.
+func newKey() (storedKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return storedKey{}, err
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return storedKey{}, err
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return storedKey{Kid: hex.EncodeToString(id), Created: time.Now().UTC(), DER: der}, nil
 }
 
 func (r *keyRing) use(keys []storedKey) error {

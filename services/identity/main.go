@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -39,6 +40,7 @@ func main() {
 				}
 				if err == nil {
 					d.Log.InfoContext(ctx, "identity ready")
+					go refreshKeys(ctx, d.Log, ring)
 					return
 				}
 				d.Log.WarnContext(ctx, "start-up failed; retrying", "err", err, "in", wait)
@@ -69,4 +71,19 @@ func bootstrapAdmin(ctx context.Context, sec secrets, accounts *Accounts) error 
 		return fmt.Errorf("read admin-password from the secret store: %w", err)
 	}
 	return accounts.EnsureAdmin(ctx, email["admin-email"], password["admin-password"])
+}
+
+// refreshKeys reloads the key ring every few seconds, so that a replica
+// signs with, and publishes, what another replica rotated or revoked.
+func refreshKeys(ctx context.Context, log *slog.Logger, ring *keyRing) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Second):
+		}
+		if err := ring.refresh(ctx); err != nil {
+			log.WarnContext(ctx, "reloading the signing keys failed", "err", err)
+		}
+	}
 }

@@ -19,6 +19,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, accounts *Accounts) http.Ha
 	r.Handle("/me", me(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/jwks.json", jwks(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/keys/rotate", rotate(log, accounts)).Methods(http.MethodPost)
+	r.Handle("/keys/{kid}/revoke", revoke(log, accounts)).Methods(http.MethodPost)
 	// The identity service's slice of the shop's pages (see internal/fragment).
 	f := newFragments()
 	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)
