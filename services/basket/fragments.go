@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
@@ -22,6 +23,9 @@ const updatedEvent = "basket-updated"
 // guestCookie holds the id of a signed-out visitor's basket. Cookies of the
 // basket service start with "basket_": the gateway passes only those to it.
 const guestCookie = "basket_guest"
+
+// guestCookieLife is how long a browser keeps the guest cookie.
+const guestCookieLife = 30 * 24 * time.Hour
 
 func newFragments() *fragment.Service {
 	return fragment.NewService("basket", staticFiles, "basket.css",
@@ -69,7 +73,7 @@ func owner(w http.ResponseWriter, r *http.Request, svc *Service) (string, error)
 
 // keepGuest gives a signed-out visitor the cookie of the guest basket id.
 func keepGuest(w http.ResponseWriter, id string) {
-	http.SetCookie(w, &http.Cookie{Name: guestCookie, Value: id, Path: "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: guestCookie, Value: id, Path: "/", MaxAge: int(guestCookieLife.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
 // current is the basket a fragment shows, and whose it is (see owner).

@@ -105,3 +105,49 @@ func TestBasketThroughSidecars(t *testing.T) {
 		})
 	}
 }
+
+// TestGuestBasketsExpire: a signed-out visitor's basket is deleted by the
+// store once BASKET_GUEST_TTL has passed since its last change, so guest
+// baskets do not pile up; a user's basket stays.
+func TestGuestBasketsExpire(t *testing.T) {
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "basket", "identity"},
+				Extra: []compose.Service{harness.Probe("gateway")}, Env: map[string]string{"BASKET_GUEST_TTL": "3s"}})
+			basket := sys.App("basket")
+			users := harness.NewUsers(sys)
+			var guest string
+			harness.Eventually(t, 20*time.Second, func() error {
+				status, h, body := harness.Invoke(t, sys.App("gateway"), "basket", http.MethodPost, "fragments/add-to-cart",
+					// As htmx posts it: a plain form post answers 303, which the client would follow.
+					http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "HX-Request": {"true"}}, "id=headlamp&quantity=1")
+				for _, c := range (&http.Response{Header: h}).Cookies() {
+					if c.Name == "basket_guest" {
+						guest = c.Value
+					}
+				}
+				if guest == "" {
+					return fmt.Errorf("no guest basket: %d %s", status, body)
+				}
+				return nil
+			})
+			status, _, body := harness.Invoke(t, sys.App("gateway"), "basket", http.MethodPut, "basket/items/headlamp",
+				harness.Bearer(users.Token(t, "stays")), `{"quantity":1}`)
+			require.Equal(t, http.StatusOK, status, "%s", body)
+			stored := func(owner string) int {
+				status, _, _ := harness.Call(t, http.MethodGet, basket.SidecarURL()+"/v1.0/state/basket-store/basket:"+owner,
+					http.Header{"Dapr-Api-Token": {basket.APIToken}}, "")
+				return status
+			}
+			require.Equal(t, http.StatusOK, stored("guest:"+guest), "the guest basket is stored")
+			harness.Eventually(t, 20*time.Second, func() error {
+				if s := stored("guest:" + guest); s != http.StatusNoContent {
+					return fmt.Errorf("guest basket still there (%d)", s)
+				}
+				return nil
+			})
+			assert.Equal(t, http.StatusOK, stored(users.ID(t, "stays")), "a user's basket does not expire")
+		})
+	}
+}

@@ -1,6 +1,9 @@
 // Command basket is Bazaar's basket service: one basket per signed-in user,
-// kept in basket's own Dapr state store, with names and prices taken from
-// catalog (by service invocation) when an item is added.
+// and one per signed-out visitor (a guest basket, named by a cookie), kept in
+// basket's own Dapr state store, with names and prices taken from catalog (by
+// service invocation) when an item is added. BASKET_GUEST_TTL (default 30
+// days, the cookie's life) is how long a guest basket outlives its last
+// change.
 package main
 
 import (
@@ -8,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
@@ -15,7 +19,11 @@ import (
 
 func main() {
 	err := daprapp.Run(context.Background(), "basket", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
-		store := &basketStore{dapr: d.Client, store: stateStore}
+		ttl, err := guestTTL(os.Getenv("BASKET_GUEST_TTL"))
+		if err != nil {
+			return nil, err
+		}
+		store := &basketStore{dapr: d.Client, store: stateStore, guestTTL: ttl}
 		invoke := daprapp.NewInvoker(d.Config)
 		svc := &Service{baskets: store, checkouts: store, handled: store,
 			catalog:  &catalogClient{invoke: invoke, log: d.Log},
@@ -26,4 +34,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "basket:", err)
 		os.Exit(1)
 	}
+}
+
+// guestTTL reads BASKET_GUEST_TTL.
+func guestTTL(v string) (time.Duration, error) {
+	if v == "" {
+		return guestCookieLife, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("BASKET_GUEST_TTL=%q is not a duration of at least 1s", v)
+	}
+	return d, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
@@ -21,6 +24,9 @@ type sidecar interface {
 type basketStore struct {
 	dapr  sidecar
 	store string
+	// guestTTL is how long a guest basket outlives its last change (the
+	// guest cookie's life): the store deletes it then.
+	guestTTL time.Duration
 }
 
 func basketKey(owner string) string { return "basket:" + owner }
@@ -47,7 +53,11 @@ func (s *basketStore) Save(ctx context.Context, owner string, b Basket, etag str
 	if err != nil {
 		return err
 	}
-	err = s.dapr.SaveStateWithETag(ctx, s.store, basketKey(owner), data, etag, nil,
+	var meta map[string]string
+	if strings.HasPrefix(owner, guestOwner("")) && s.guestTTL > 0 {
+		meta = map[string]string{"ttlInSeconds": strconv.Itoa(int(s.guestTTL.Seconds()))}
+	}
+	err = s.dapr.SaveStateWithETag(ctx, s.store, basketKey(owner), data, etag, meta,
 		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
 	if daprapp.IsETagMismatch(err) {
 		return ErrConflict

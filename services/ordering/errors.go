@@ -16,7 +16,7 @@ func problem(err error) error {
 		return httpapi.Errorf(http.StatusNotFound, "order_not_found", "There is no such order.")
 	case errors.Is(err, ErrForbidden):
 		return httpapi.Errorf(http.StatusForbidden, "admin_only", "only an admin may do this")
-	case errors.As(err, &transition) && transition.Step == "cancel":
+	case errors.As(err, &transition) && transition.Step == cancelEvent:
 		return httpapi.Errorf(http.StatusConflict, "too_late_to_cancel", "the order is %s; it can be cancelled only while submitted", transition.Status)
 	case errors.As(err, &transition):
 		return httpapi.Errorf(http.StatusConflict, "not_paid", "the order is %s; only paid orders ship", transition.Status)

@@ -99,7 +99,7 @@ func placeOrder(log *slog.Logger, f *fragment.Service, basket contracts.Invoker)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", r.Header.Get("Authorization"))
 		req.Header.Set(contracts.IdempotencyKeyHeader, v.Key)
-		resp, err := basket.Do(r.Context(), "basket", req)
+		resp, err := basket.Do(r.Context(), contracts.BasketApp, req)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
@@ -137,23 +137,14 @@ func placeOrder(log *slog.Logger, f *fragment.Service, basket contracts.Invoker)
 	})
 }
 
-// findOrder is the caller's order in the query. found is false while the
-// saga has not created it yet, and for someone else's order, which must not
-// be told apart from one that does not exist.
+// findOrder is the caller's order in the query, as Ordering.Track sees it.
 func findOrder(r *http.Request, o Ordering) (order Order, found bool, err error) {
 	v, err := viewer(r)
 	if err != nil {
 		return Order{}, false, err
 	}
-	id := r.URL.Query().Get("id")
-	if !contracts.ValidIdempotencyKey(id) {
-		return Order{}, false, problem(ErrNotFound)
-	}
-	order, err = o.Order(r.Context(), v, id)
-	if errors.Is(err, ErrNotFound) {
-		return Order{ID: id, Status: events.Submitted}, false, nil
-	}
-	return order, err == nil, problem(err)
+	order, found, err = o.Track(r.Context(), v, r.URL.Query().Get("id"))
+	return order, found, problem(err)
 }
 
 func confirmationHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {

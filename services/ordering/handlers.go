@@ -21,7 +21,7 @@ import (
 // Workflows starts and steers saga instances.
 type Workflows interface {
 	Start(ctx context.Context, in sagaInput) error
-	Raise(ctx context.Context, orderID, event string) error
+	Sagas
 }
 
 type workflows struct{ client *workflow.Client }
@@ -55,6 +55,8 @@ func (w *workflows) Start(ctx context.Context, in sagaInput) error {
 	return nil
 }
 
+// Raise hands an event (cancelEvent, shipEvent) to an order's saga, which
+// waits for it; it implements Sagas.
 func (w *workflows) Raise(ctx context.Context, orderID, event string) error {
 	return w.client.RaiseEvent(ctx, orderID, event)
 }

@@ -44,10 +44,8 @@ type Summary struct {
 	CreatedAt string      `json:"createdAt"`
 }
 
-var (
-	ErrNotFound = errors.New("no such order")
-	errConflict = errors.New("order changed concurrently")
-)
+// errConflict is a write that lost to a concurrent one: read again and retry.
+var errConflict = errors.New("order changed concurrently")
 
 type sidecar interface {
 	GetState(ctx context.Context, store, key string, meta map[string]string) (*dapr.StateItem, error)
