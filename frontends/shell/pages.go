@@ -120,5 +120,6 @@ var pages = map[string]Page{
 	"/admin": {Title: "Admin", Main: adminMain, Slots: slots(map[string]Slot{
 		"admin-orders":   {Service: "ordering", Fragment: "admin-orders", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 		"admin-products": {Service: "catalog", Fragment: "admin-products", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
+		"admin-keys":     {Service: "identity", Fragment: "admin-keys", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 	})},
 }

@@ -67,6 +67,8 @@ type Keys interface {
 	Rotate(ctx context.Context) error
 	// Revoke takes a key out of use at once (ErrUnknownKey if none).
 	Revoke(ctx context.Context, kid string) error
+	// List is the ring, the signing key first.
+	List() []KeyInfo
 	// JWKS returns the public keys, or ErrNotReady.
 	JWKS(ctx context.Context) (authn.JWKS, error)
 }
@@ -284,6 +286,25 @@ func (a *Accounts) RotateKeys(ctx context.Context, token string) error {
 		return ErrAdminOnly
 	}
 	return a.keys.Rotate(ctx)
+}
+
+// KeyInfo describes a key of the ring, for admins.
+type KeyInfo struct {
+	Kid     string
+	Created time.Time
+	Signing bool // the key new tokens are signed with; the others only verify
+}
+
+// SigningKeys lists the keys that verify tokens; only an admin may.
+func (a *Accounts) SigningKeys(ctx context.Context, token string) ([]KeyInfo, error) {
+	c, err := a.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !c.IsAdmin() {
+		return nil, ErrAdminOnly
+	}
+	return a.keys.List(), nil
 }
 
 // RevokeKey takes a signing key out of use at once, for when it leaked;

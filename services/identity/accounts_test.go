@@ -61,6 +61,9 @@ func (k *fakeKeys) Sign(u User) (string, time.Time, error) {
 	return "token-for-" + u.ID, time.Unix(1_900_000_000, 0), nil
 }
 func (k *fakeKeys) Rotate(context.Context) error { k.rotations++; return nil }
+func (k *fakeKeys) List() []KeyInfo {
+	return []KeyInfo{{Kid: "k2", Signing: true}, {Kid: "k1"}}
+}
 func (k *fakeKeys) Revoke(_ context.Context, kid string) error {
 	if kid == "unknown" {
 		return ErrUnknownKey

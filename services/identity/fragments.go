@@ -21,6 +21,7 @@ func newFragments() *fragment.Service {
 		fragment.Spec{Name: "user-menu", Description: "sign in and register, or the user's name, orders, admin and sign out", Params: []string{"page"}, Cache: fragment.Public, Actions: []string{"POST (sign out)"}},
 		fragment.Spec{Name: "sign-in", Description: "the sign-in form", Params: []string{"page", "return"}, Cache: fragment.Public, Actions: []string{"POST"}},
 		fragment.Spec{Name: "register", Description: "the registration form", Params: []string{"page", "return"}, Cache: fragment.Public, Actions: []string{"POST"}},
+		fragment.Spec{Name: "admin-keys", Description: "the signing keys, revoking a leaked one (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
 	)
 }
 
@@ -111,4 +112,37 @@ func formFailed(w http.ResponseWriter, r *http.Request, log *slog.Logger, f *fra
 		v.Errors = map[string]string{"form": e.Detail}
 	}
 	f.Invalid(w, r, render(*v))
+}
+
+func adminKeysHandler(log *slog.Logger, f *fragment.Service, accounts *Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keys, err := accounts.SigningKeys(r.Context(), bearer(r))
+		if err != nil {
+			f.Fail(w, r, log, problem(err))
+			return
+		}
+		f.Write(w, r, http.StatusOK, fragment.Personal, adminKeysFragment(keys, fragment.Page(r), ""))
+	})
+}
+
+// revokeFromAdmin revokes the key the admin picked. Revoking the signing
+// key signs everyone out within a minute, the admin too: the page says so.
+func revokeFromAdmin(log *slog.Logger, f *fragment.Service, accounts *Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page, kid := fragment.Page(r), r.PostFormValue("kid")
+		err := accounts.RevokeKey(r.Context(), bearer(r), kid)
+		message := "Key " + kid + " is revoked: every token it signed stops working within a minute, and those users sign in again."
+		if errors.Is(err, ErrUnknownKey) {
+			message = "There is no key " + kid + " (any more)."
+		} else if err != nil {
+			f.Fail(w, r, log, problem(err))
+			return
+		}
+		keys, err := accounts.SigningKeys(r.Context(), bearer(r))
+		if err != nil {
+			f.Fail(w, r, log, problem(err))
+			return
+		}
+		f.Done(w, r, page, adminKeysFragment(keys, page, message))
+	})
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/fragment/fragmenttest"
 )
 
@@ -58,4 +62,40 @@ func TestReturnTo(t *testing.T) {
 		r := httptest.NewRequest("GET", "/fragments/sign-in?return="+url.QueryEscape(in), nil)
 		assert.Equal(t, want, returnTo(r), in)
 	}
+}
+
+func TestAdminKeys(t *testing.T) {
+	t.Run("renders each key with its revoke form", func(t *testing.T) {
+		keys := []KeyInfo{{Kid: "k2", Signing: true}, {Kid: "k1"}}
+		doc := fragmenttest.Render(t, adminKeysFragment(keys, "/admin", fragmenttest.Hostile), "identity", "admin-keys")
+		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
+		assert.Equal(t, 2, doc.Find("form").Length())
+		assert.Equal(t, "k1", doc.Find(`#identity-key-k1 input[name="kid"]`).AttrOr("value", ""))
+		assert.Contains(t, doc.Find("#identity-key-k2").Text(), "signs new tokens")
+	})
+	post := func(f *fixture, token, kid string) *httptest.ResponseRecorder {
+		h := NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), daprapp.Config{}, f.accounts)
+		r := httptest.NewRequest(http.MethodPost, "/fragments/admin-keys", strings.NewReader(url.Values{"kid": {kid}, "page": {"/admin"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("HX-Request", "true")
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	t.Run("an admin revokes", func(t *testing.T) {
+		f := newFixture(t)
+		w := post(f, "admin", "k1")
+		assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		assert.Equal(t, []string{"k1"}, f.keys.revoked)
+		assert.Contains(t, w.Body.String(), "Key k1 is revoked")
+	})
+	t.Run("a customer may not", func(t *testing.T) {
+		f := newFixture(t)
+		w := post(f, "customer", "k1")
+		assert.Equal(t, http.StatusForbidden, w.Code)
+		assert.Empty(t, f.keys.revoked)
+	})
 }

@@ -113,6 +113,17 @@ func (r *keyRing) Rotate(ctx context.Context) error {
 	return errors.New("rotate: too much contention")
 }
 
+// List implements Keys: the ring, the signing key first.
+func (r *keyRing) List() []KeyInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]KeyInfo, 0, len(r.keys))
+	for i, k := range r.keys {
+		out = append(out, KeyInfo{Kid: k.Kid, Created: k.Created, Signing: i == 0})
+	}
+	return out
+}
+
 // ErrUnknownKey means the ring holds no key with that id.
 var ErrUnknownKey = errors.New("no such key")
 

@@ -29,6 +29,8 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, accounts *Accounts) http.Ha
 	r.Handle("/fragments/sign-in", signInForm(log, f, accounts)).Methods(http.MethodPost)
 	r.Handle("/fragments/register", formHandler(f, registerFragment)).Methods(http.MethodGet)
 	r.Handle("/fragments/register", registerForm(log, f, accounts)).Methods(http.MethodPost)
+	r.Handle("/fragments/admin-keys", adminKeysHandler(log, f, accounts)).Methods(http.MethodGet)
+	r.Handle("/fragments/admin-keys", revokeFromAdmin(log, f, accounts)).Methods(http.MethodPost)
 	r.PathPrefix("/static/identity/").Handler(f.Assets.Handler()).Methods(http.MethodGet)
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)
 }
