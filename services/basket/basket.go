@@ -14,6 +14,7 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/limit"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -115,6 +116,10 @@ func (b Basket) count() int {
 
 // Domain errors; errors.go maps them to HTTP, once for the API and the
 // fragments.
+// ErrTooManyGuests: this client address started too many guest baskets
+// lately; signing in, or waiting, lets it shop again.
+var ErrTooManyGuests = errors.New("too many new guest baskets from this address")
+
 var (
 	// ErrUnknownProduct means catalog has no such product.
 	ErrUnknownProduct = errors.New("unknown product")
@@ -187,6 +192,9 @@ type Catalog interface {
 // Service is the basket's use cases. The JSON API, the fragments and the
 // event handler share it, so each rule is written once.
 type Service struct {
+	// guests limits how many guest baskets one client address starts (nil:
+	// no limit), so that anonymous posts cannot fill the store.
+	guests    *limit.Window
 	baskets   Baskets
 	catalog   Catalog
 	checkouts Checkouts
@@ -258,7 +266,10 @@ type Added struct {
 // Add adds n of a product to owner's basket, on top of what it holds. A
 // visitor without a basket (owner "") gets a new guest basket, but only
 // once the addition is accepted.
-func (s *Service) Add(ctx context.Context, owner, productID string, n int) (Added, error) {
+//
+// client is the visitor's address: each may start only so many guest
+// baskets in a while (ErrTooManyGuests).
+func (s *Service) Add(ctx context.Context, owner, client, productID string, n int) (Added, error) {
 	if err := checkQuantity(n, 1); err != nil {
 		return Added{}, err
 	}
@@ -268,6 +279,15 @@ func (s *Service) Add(ctx context.Context, owner, productID string, n int) (Adde
 	}
 	var a Added
 	if owner == "" {
+		slot := map[string]string{"client": client}
+		if s.guests != nil && !s.guests.Take(slot) {
+			return Added{}, ErrTooManyGuests
+		}
+		defer func() {
+			if a.Guest == "" && s.guests != nil {
+				s.guests.Release(slot) // refused: no basket was made
+			}
+		}()
 		a.Guest = newGuestID()
 		owner = guestOwner(a.Guest)
 	}
@@ -283,7 +303,8 @@ func (s *Service) Add(ctx context.Context, owner, productID string, n int) (Adde
 			return b.set(a.Item), nil
 		}
 	}); err != nil {
-		return Added{}, err
+		a = Added{}
+		return a, err
 	}
 	return a, nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
+	"github.com/bazaar-shop/bazaar/internal/limit"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -194,7 +196,7 @@ func TestAdd(t *testing.T) {
 				seed(t, m, "ann", tt.start...)
 			}
 			svc := &Service{baskets: m, catalog: newCatalog()}
-			a, err := svc.Add(t.Context(), "ann", tt.product, tt.n)
+			a, err := svc.Add(t.Context(), "ann", "", tt.product, tt.n)
 			var stock *StockError
 			var limit *LimitError
 			var invalid *InvalidError
@@ -226,20 +228,42 @@ func TestAddStartsAGuestBasket(t *testing.T) {
 	svc := &Service{baskets: m, catalog: newCatalog()}
 	ctx := t.Context()
 
-	_, err := svc.Add(ctx, "", "blanket", 4)
+	_, err := svc.Add(ctx, "", "", "blanket", 4)
 	require.Error(t, err)
 	assert.Empty(t, m.items, "a refused addition starts no basket")
 
-	a, err := svc.Add(ctx, "", "headlamp", 1)
+	a, err := svc.Add(ctx, "", "", "headlamp", 1)
 	require.NoError(t, err)
 	require.True(t, validGuestID(a.Guest), "guest id %q", a.Guest)
 	b, err := svc.Basket(ctx, guestOwner(a.Guest))
 	require.NoError(t, err)
 	assert.Equal(t, []Item{headlamps(1)}, b.Items)
 
-	again, err := svc.Add(ctx, "", "headlamp", 1)
+	again, err := svc.Add(ctx, "", "", "headlamp", 1)
 	require.NoError(t, err)
 	assert.NotEqual(t, a.Guest, again.Guest, "every visitor gets a basket of their own")
+}
+
+func TestGuestBasketsPerClientAreLimited(t *testing.T) {
+	m := newMemBaskets()
+	svc := &Service{guests: limit.New(time.Minute, map[string]int{"client": 2}), baskets: m, catalog: newCatalog()}
+	ctx := t.Context()
+	_, err := svc.Add(ctx, "", "10.0.0.1", "blanket", 4)
+	require.Error(t, err, "too many blankets")
+	for range 2 {
+		_, err := svc.Add(ctx, "", "10.0.0.1", "headlamp", 1)
+		require.NoError(t, err, "a refused addition did not use up a basket")
+	}
+	_, err = svc.Add(ctx, "", "10.0.0.1", "headlamp", 1)
+	assert.ErrorIs(t, err, ErrTooManyGuests)
+	assert.Len(t, m.items, 2, "no third basket")
+	_, err = svc.Add(ctx, "", "10.0.0.2", "headlamp", 1)
+	assert.NoError(t, err, "another client has its own allowance")
+	_, err = svc.Add(ctx, "ann", "10.0.0.1", "headlamp", 1)
+	assert.NoError(t, err, "a signed-in user is not starting a guest basket")
+	msg, ok := refusal(ErrTooManyGuests, 1)
+	assert.True(t, ok)
+	assert.Contains(t, msg, "Sign in")
 }
 
 func TestBasketOfNobodyIsEmpty(t *testing.T) {

@@ -36,6 +36,8 @@ func problem(err error) error {
 	case errors.Is(err, ErrIdempotencyKey):
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: "idempotency_key_required",
 			Detail: "send an Idempotency-Key header of 8 to 64 letters, digits, - or _", Fields: map[string]string{contracts.IdempotencyKeyHeader: "missing or malformed"}}
+	case errors.Is(err, ErrTooManyGuests):
+		return httpapi.Errorf(http.StatusTooManyRequests, "too_many_baskets", "Too many new carts from your network. Sign in, or try again in a few minutes.")
 	case errors.Is(err, ErrEmptyBasket):
 		return httpapi.Errorf(http.StatusUnprocessableEntity, "empty_basket", "the basket is empty")
 	case errors.Is(err, ErrCatalogUnavailable):

@@ -139,7 +139,8 @@ func addToCart(log *slog.Logger, f *fragment.Service, svc *Service) http.Handler
 			f.Fail(w, r, log, problem(err))
 			return
 		}
-		added, err := svc.Add(r.Context(), who, v.ProductID, n)
+		client, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ",")
+		added, err := svc.Add(r.Context(), who, strings.TrimSpace(client), v.ProductID, n)
 		if msg, ok := refusal(err, 1); ok {
 			v.Error = msg
 			f.Invalid(w, r, addToCartFragment(v))
@@ -169,6 +170,8 @@ func refusal(err error, least int) (msg string, ok bool) {
 		return wholeNumber(least), true
 	case errors.Is(err, ErrUnknownProduct):
 		return "This product is no longer sold.", true
+	case errors.Is(err, ErrTooManyGuests):
+		return "Too many new carts from your network. Sign in, or try again in a few minutes.", true
 	case errors.As(err, &stock):
 		return "Only " + strconv.Itoa(stock.Stock) + " in stock" + inCart(stock.InCart) + ".", true
 	case errors.As(err, &limit):

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/limit"
 )
 
 func main() {
@@ -25,7 +26,7 @@ func main() {
 		}
 		store := &basketStore{dapr: d.Client, store: stateStore, guestTTL: ttl}
 		invoke := daprapp.NewInvoker(d.Config)
-		svc := &Service{baskets: store, checkouts: store, handled: store,
+		svc := &Service{guests: limit.New(10*time.Minute, map[string]int{"client": guestsPerClient}), baskets: store, checkouts: store, handled: store,
 			catalog:  &catalogClient{invoke: invoke, log: d.Log},
 			payments: &paymentClient{dapr: d.Client, log: d.Log}, publisher: checkoutPublisher{dapr: d.Client}, log: d.Log}
 		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), svc), nil
@@ -35,6 +36,11 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// guestsPerClient is how many guest baskets one client address may start
+// in ten minutes: plenty for a household behind one address, few for a
+// script.
+const guestsPerClient = 30
 
 // guestTTL reads BASKET_GUEST_TTL.
 func guestTTL(v string) (time.Duration, error) {

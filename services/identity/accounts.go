@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/limit"
 )
 
 // The identity domain: accounts, the rules for registering and signing in,
@@ -161,14 +162,14 @@ type Accounts struct {
 	keys      Keys
 	verifier  Verifier
 	passwords Passwords
-	limits    *limiter
+	limits    *limit.Window
 	// dummyHash keeps a sign-in for an unknown email as slow as one with a
 	// wrong password, so timing does not tell which accounts exist.
 	dummyHash []byte
 }
 
 // NewAccounts makes the service; it hashes once for dummyHash.
-func NewAccounts(users Users, keys Keys, verifier Verifier, passwords Passwords, limits *limiter) (*Accounts, error) {
+func NewAccounts(users Users, keys Keys, verifier Verifier, passwords Passwords, limits *limit.Window) (*Accounts, error) {
 	dummy, err := passwords.Hash("not a real password")
 	if err != nil {
 		return nil, err
@@ -224,21 +225,21 @@ func (a *Accounts) SignIn(ctx context.Context, c Credentials, client string) (Se
 	if client != "" {
 		keys["client"] = client
 	}
-	if !a.limits.take(keys) {
+	if !a.limits.Take(keys) {
 		return Session{}, ErrTooManyAttempts
 	}
 	u, ok, err := a.check(ctx, account, c.Password)
 	if err != nil {
 		// Only wrong passwords count: a failing store must not lock
 		// anyone out.
-		a.limits.release(keys)
+		a.limits.Release(keys)
 		return Session{}, err
 	}
 	if !ok {
 		return Session{}, ErrInvalidCredentials
 	}
-	a.limits.release(keys)
-	a.limits.forget("account", account)
+	a.limits.Release(keys)
+	a.limits.Forget("account", account)
 	return a.Issue(u)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
+	"github.com/bazaar-shop/bazaar/internal/limit"
 )
 
 // memUsers is an in-memory Users.
@@ -115,7 +116,7 @@ type fixture struct {
 	users     *memUsers
 	keys      *fakeKeys
 	passwords *fakePasswords
-	limits    *limiter
+	limits    *limit.Window
 }
 
 // newFixture is Accounts over fakes, with ann@example.com registered.
@@ -255,7 +256,7 @@ func TestSignIn(t *testing.T) {
 		{name: "the window passes", before: func(t *testing.T, f *fixture) {
 			fail(5)(t, f)
 			now := time.Now().Add(signInWindow + time.Second)
-			f.limits.now = func() time.Time { return now }
+			f.limits.Now = func() time.Time { return now }
 		}, email: "ann@example.com", pw: annPassword, wantChecks: 1},
 	}
 	for _, tt := range tests {
@@ -297,7 +298,7 @@ func fail(n int) func(t *testing.T, f *fixture) {
 func TestSignInLimitHoldsUnderParallelGuesses(t *testing.T) {
 	f := newFixture(t)
 	f.passwords.slow = 2 * time.Millisecond
-	limit := f.limits.limits["account"]
+	limit := f.limits.Limits["account"]
 	before := f.passwords.checks.Load()
 	var wg sync.WaitGroup
 	var refused, wrong atomic.Int32
@@ -327,7 +328,7 @@ func TestSignInLimitHoldsUnderParallelGuesses(t *testing.T) {
 func TestClientLimit(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.limits.limits["client"] = 3
+	f.limits.Limits["client"] = 3
 	guess := func(email, client string) error {
 		_, err := f.accounts.SignIn(ctx, Credentials{Email: email, Password: "wrong password!"}, client)
 		return err
@@ -339,11 +340,11 @@ func TestClientLimit(t *testing.T) {
 	assert.ErrorIs(t, guess("userz@example.com", "10.0.0.2"), ErrInvalidCredentials, "another client is not held back")
 	// The refused attempt took nothing from the account: a blocked client
 	// must not lock the account out for others.
-	assert.Equal(t, 1, f.limits.counts["account:userz@example.com"])
+	assert.Equal(t, 1, f.limits.Count("account", "userz@example.com"))
 
 	// Right passwords cost a client nothing.
 	f = newFixture(t)
-	f.limits.limits["client"] = 3
+	f.limits.Limits["client"] = 3
 	for range 10 {
 		_, err := f.accounts.SignIn(ctx, Credentials{Email: "ann@example.com", Password: annPassword}, "10.0.0.1")
 		require.NoError(t, err)
