@@ -73,17 +73,7 @@ func (r *keyRing) load(ctx context.Context) error {
 // Rotate implements Keys: it adds a new signing key; the previous one only
 // verifies from now on.
 func (r *keyRing) Rotate(ctx context.Context) error {
-	for range 10 {
-		item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
-		if err != nil {
-			return err
-		}
-		var keys []storedKey
-		if len(item.Value) > 0 {
-			if err := json.Unmarshal(item.Value, &keys); err != nil {
-				return err
-			}
-		}
+	return r.change(ctx, func(keys []storedKey) ([]storedKey, error) {
 		now := time.Now().UTC()
 		var kept []storedKey
 		for _, k := range keys {
@@ -95,10 +85,27 @@ func (r *keyRing) Rotate(ctx context.Context) error {
 			}
 		}
 		next, err := newKey()
+		return append([]storedKey{next}, kept...), err
+	})
+}
+
+// change rewrites the stored ring with edit under its ETag, reading again
+// when another replica wrote in between, and then uses the result.
+func (r *keyRing) change(ctx context.Context, edit func([]storedKey) ([]storedKey, error)) error {
+	for range 10 {
+		item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
 		if err != nil {
 			return err
 		}
-		keys = append([]storedKey{next}, kept...)
+		var keys []storedKey
+		if len(item.Value) > 0 {
+			if err := json.Unmarshal(item.Value, &keys); err != nil {
+				return err
+			}
+		}
+		if keys, err = edit(keys); err != nil {
+			return err
+		}
 		data, _ := json.Marshal(keys)
 		err = r.dapr.SaveStateWithETag(ctx, r.store, keysKey, data, item.Etag, nil,
 			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
@@ -110,7 +117,7 @@ func (r *keyRing) Rotate(ctx context.Context) error {
 		}
 		return r.use(keys)
 	}
-	return errors.New("rotate: too much contention")
+	return errors.New("signing keys: too much contention")
 }
 
 // List implements Keys: the ring, the signing key first.
@@ -131,42 +138,21 @@ var ErrUnknownKey = errors.New("no such key")
 // signs nor verifies (every verifier refetches the key set within
 // authn.KeyRefresh). Revoking the key that signs makes a new one first.
 func (r *keyRing) Revoke(ctx context.Context, kid string) error {
-	for range 10 {
-		item, err := r.dapr.GetState(ctx, r.store, keysKey, nil)
-		if err != nil {
-			return err
-		}
-		var keys []storedKey
-		if len(item.Value) > 0 {
-			if err := json.Unmarshal(item.Value, &keys); err != nil {
-				return err
-			}
-		}
+	return r.change(ctx, func(keys []storedKey) ([]storedKey, error) {
 		i := slices.IndexFunc(keys, func(k storedKey) bool { return k.Kid == kid })
 		if i < 0 {
-			return ErrUnknownKey
+			return nil, ErrUnknownKey
 		}
 		if i == 0 {
 			next, err := newKey()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			keys = append([]storedKey{next}, keys...)
 			i++
 		}
-		keys = slices.Delete(keys, i, i+1)
-		data, _ := json.Marshal(keys)
-		err = r.dapr.SaveStateWithETag(ctx, r.store, keysKey, data, item.Etag, nil,
-			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite), dapr.WithConsistency(dapr.StateConsistencyStrong))
-		if daprapp.IsETagMismatch(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("save signing keys: %w", err)
-		}
-		return r.use(keys)
-	}
-	return errors.New("revoke: too much contention")
+		return slices.Delete(keys, i, i+1), nil
+	})
 }
 
 // refresh reloads the ring from the store, so that a replica learns of a
