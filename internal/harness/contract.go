@@ -118,3 +118,16 @@ func (c *Contract) checkProblem(t testing.TB, method, path string, status int, h
 		t.Errorf("contract: %s %s answered %d with a problem against the schema: %v", method, path, status, err)
 	}
 }
+
+// CheckService checks an answer of a service's public API reached through
+// sidecars (app, and path as the service sees it: "orders/x",
+// "basket/items/y") against the contract, at the path the gateway gives it
+// ("/api/ordering/orders/x", "/api/basket/items/y").
+func (c *Contract) CheckService(t testing.TB, app, method, path string, status int, header http.Header, body []byte) {
+	t.Helper()
+	path = strings.TrimPrefix(path, "/")
+	if path == app || strings.HasPrefix(path, app+"/") {
+		path = strings.TrimPrefix(strings.TrimPrefix(path, app), "/") // basket's own prefix
+	}
+	c.Check(t, method, strings.TrimSuffix("http://gateway/api/"+app+"/"+path, "/"), status, header, body)
+}

@@ -33,7 +33,8 @@ func TestBasketThroughSidecars(t *testing.T) {
 				return harness.Bearer(users.Token(t, user))
 			}
 			call := func(method, path, user, body string) (int, Basket, string) {
-				status, _, b := harness.Invoke(t, from, "basket", method, path, as(user), body)
+				status, h, b := harness.Invoke(t, from, "basket", method, path, as(user), body)
+				harness.LoadContract(t).CheckService(t, "basket", method, path, status, h, b)
 				var basket Basket
 				_ = json.Unmarshal(b, &basket)
 				return status, basket, string(b)

@@ -28,7 +28,9 @@ func TestIdentity(t *testing.T) {
 				Extra: []compose.Service{harness.Probe("gateway")}})
 			gw := sys.App("gateway")
 			call := func(method, path, body string, h http.Header) (int, http.Header, []byte) {
-				return harness.Invoke(t, gw, "identity", method, path, h, body)
+				status, header, answer := harness.Invoke(t, gw, "identity", method, path, h, body)
+				harness.LoadContract(t).CheckService(t, "identity", method, path, status, header, answer)
+				return status, header, answer
 			}
 			login := func(email, password string) (int, string, http.Header) {
 				status, h, body := call(http.MethodPost, "login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password), nil)

@@ -58,7 +58,10 @@ func (s shop) call(app, method, path, user, body string, extra ...string) (int, 
 	for i := 0; i+1 < len(extra); i += 2 {
 		h.Set(extra[i], extra[i+1])
 	}
-	status, _, b := harness.Invoke(s.t, s.from, app, method, path, h, body)
+	status, header, b := harness.Invoke(s.t, s.from, app, method, path, h, body)
+	// Every answer of the public API the saga tests see must be one
+	// api/openapi.yaml declares.
+	harness.LoadContract(s.t).CheckService(s.t, app, method, path, status, header, b)
 	return status, b
 }
 
