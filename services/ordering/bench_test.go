@@ -55,6 +55,7 @@ func BenchmarkCheckout(b *testing.B) {
 						b.ReportMetric(m.paidPerSecond, "paid/s")
 						b.ReportMetric(harness.Ms(m.p50), "p50-ms")
 						b.ReportMetric(harness.Ms(m.p99), "p99-ms")
+						b.ReportMetric(float64(m.repeated), "repeated-paid-events")
 					}
 				})
 			}
@@ -66,6 +67,7 @@ func BenchmarkCheckout(b *testing.B) {
 type checkoutRun struct {
 	paidPerSecond float64
 	p50, p99      time.Duration // from POST /basket/checkout to the "paid" event
+	repeated      int           // "paid" events delivered more than once
 }
 
 // measureCheckouts places orders checkouts (at rate a second, or as fast as
@@ -150,10 +152,13 @@ func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate floa
 		require.NoError(b, json.Unmarshal(body, &list))
 		listed += len(list)
 	}
-	require.Zero(b, dup, "orders reported paid twice")
+	// Status events are delivered at least once (docs/dapr.md): under
+	// overload a step that overran its attempt is run again and announces
+	// "paid" again. That is counted, not a failure; an order lost or made
+	// twice is.
 	require.Equal(b, orders, listed, "orders lost or duplicated")
 	return checkoutRun{paidPerSecond: float64(orders) / last.Sub(begin).Seconds(),
-		p50: harness.Percentile(latencies, 50), p99: harness.Percentile(latencies, 99)}
+		p50: harness.Percentile(latencies, 50), p99: harness.Percentile(latencies, 99), repeated: dup}
 }
 
 func later(a, b time.Time) time.Time {

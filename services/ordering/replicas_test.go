@@ -77,6 +77,7 @@ func TestTwoReplicasOfEveryService(t *testing.T) {
 				m := measureCheckouts(t, s, "replicas-"+profile, 300, 15)
 				t.Logf("%s, 2 replicas, 15/s for 20 s: %.1f paid/s, p50 %s, p99 %s", profile, m.paidPerSecond, m.p50, m.p99)
 				assert.Less(t, m.p99, 5*time.Second, "p99 from checkout to paid")
+				assert.Zero(t, m.repeated, "within capacity, no step runs twice: no order is reported paid twice")
 			})
 
 			for name, n := range sys.Crashes() {
