@@ -163,6 +163,14 @@ type client struct {
 	https bool
 }
 
+// scheme is how the client reached the shop.
+func (c client) scheme() string {
+	if c.https {
+		return "https"
+	}
+	return "http"
+}
+
 type clientKey struct{}
 
 // identify finds the client behind the trusted proxies, once per request:

@@ -131,7 +131,7 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 		}
 		c := clientOf(r)
 		out.Header.Set("X-Forwarded-For", c.ip)
-		out.Header.Set("X-Forwarded-Proto", map[bool]string{false: "http", true: "https"}[c.https])
+		out.Header.Set("X-Forwarded-Proto", c.scheme())
 		resp, err := invoke.Do(ctx, to.app, out)
 		if err != nil {
 			var maxErr *http.MaxBytesError
