@@ -33,14 +33,18 @@ CRASH_ROUNDS ?= 10
 crash: dapr deps
 	BAZAAR_CRASH_ROUNDS=$(CRASH_ROUNDS) go test -count=1 -timeout 90m -run 'TestSagaCrashMatrix' -v ./services/ordering | tee crash.out | grep -E '^\s*--- |slowest|^(ok|FAIL)'
 
-## fuzz: run each request-decoder fuzzer for FUZZTIME (new crashers land in testdata/fuzz)
+## fuzz: run each request-decoder fuzzer and the hostile sweep for FUZZTIME (new crashers land in testdata/fuzz)
 FUZZTIME ?= 30s
+HOSTILE_FUZZTIME ?= 3m
 fuzz:
 	@for pkg in ./internal/httpapi ./services/basket ./services/catalog; do \
 	  for f in $$(go test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+	@# The hostile sweep runs against a whole system per worker: one worker.
+	@# Its clock includes the 80 s the worker takes to start the system.
+	go test -run '^$$' -fuzz '^FuzzHostileInput$$' -fuzztime $(HOSTILE_FUZZTIME) -parallel 1 ./services/gateway
 
 ## dapr: build daprd, placement, sentry and scheduler from the pinned Go module
 ifdef OWN_DAPR

@@ -1,6 +1,8 @@
 // Package authn verifies the tokens Bazaar's identity service issues: ES256
-// JWTs whose public keys identity publishes as a JWKS document. Verification
-// is local and cheap; keys are cached and refetched only for an unknown kid.
+// JWTs whose public keys identity publishes as a JWKS document, with the
+// sessions signed out before their tokens expired. Verification is local
+// and cheap: keys and sign-outs are cached and fetched again every
+// KeyRefresh, and at once for an unknown kid.
 package authn
 
 import (
@@ -21,6 +23,10 @@ const (
 	Issuer   = "bazaar-identity"
 	Audience = "bazaar"
 )
+
+// MaxLifetime is how long identity's tokens live; a token that claims to
+// live longer was not issued by it and is refused.
+const MaxLifetime = 15 * time.Minute
 
 // Claims are what a token says about its holder.
 type Claims struct {
@@ -95,15 +101,18 @@ func (k JWK) public() (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
-// Verifier checks tokens against keys from fetch (a JWKS document).
+// Verifier checks tokens against keys from fetch (a JWKS document) and,
+// when told where to find them (WithSignOuts), the sessions signed out.
 type Verifier struct {
 	fetch      func(context.Context) (JWKS, error)
+	signOuts   func(context.Context) ([]string, error)
 	minRefetch time.Duration
 	now        func() time.Time
 
 	mu        sync.RWMutex
 	keys      map[string]*ecdsa.PublicKey
-	lastFetch time.Time // of the keys above; zero before the first fetch
+	ended     map[string]bool // session ids (jti) signed out
+	lastFetch time.Time       // of the keys above; zero before the first fetch
 
 	// verified remembers tokens that passed, until they expire, so that a
 	// client's every request does not pay for an ECDSA verification. A
@@ -133,14 +142,22 @@ func NewVerifier(fetch func(context.Context) (JWKS, error), minRefetch time.Dura
 	return &Verifier{fetch: fetch, minRefetch: minRefetch, now: time.Now, keys: map[string]*ecdsa.PublicKey{}, verified: map[string]verified{}}
 }
 
+// WithSignOuts makes v refuse the tokens of sessions that were signed out:
+// fetch lists their ids (jti), and is called with every fetch of the keys.
+func (v *Verifier) WithSignOuts(fetch func(context.Context) ([]string, error)) *Verifier {
+	v.signOuts = fetch
+	return v
+}
+
 // Verify parses and checks a token: signature (ES256 only, by kid), issuer,
-// audience and expiry.
+// audience, expiry, a lifetime of at most MaxLifetime, and a session that
+// was not signed out.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	v.cacheMu.RLock()
 	hit, ok := v.verified[token]
 	v.cacheMu.RUnlock()
 	if ok && v.now().Before(hit.claims.ExpiresAt.Time) {
-		if _, err := v.key(ctx, hit.kid); err == nil {
+		if _, err := v.key(ctx, hit.kid); err == nil && !v.signedOut(hit.claims.ID) {
 			return hit.claims, nil
 		}
 		v.cacheMu.Lock()
@@ -158,7 +175,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return v.key(ctx, kid)
 	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second), jwt.WithTimeFunc(v.now))
-	if err != nil || c.Subject == "" {
+	if err != nil || c.Subject == "" || c.ID == "" || c.IssuedAt == nil ||
+		c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxLifetime || v.signedOut(c.ID) {
 		return Claims{}, ErrInvalidToken
 	}
 	v.cacheMu.Lock()
@@ -206,10 +224,27 @@ func (v *Verifier) key(ctx context.Context, kid string) (*ecdsa.PublicKey, error
 		}
 	}
 	v.keys = keys
+	if v.signOuts != nil {
+		// On failure the sign-outs known so far stay.
+		if ids, err := v.signOuts(ctx); err == nil {
+			v.ended = map[string]bool{}
+			for _, id := range ids {
+				v.ended[id] = true
+			}
+		}
+	}
 	if k, ok := keys[kid]; ok {
 		return k, nil
 	}
 	return nil, errors.New("unknown kid")
+}
+
+// signedOut reports whether the session id is among the signed out, as
+// of the last fetch.
+func (v *Verifier) signedOut(id string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.ended[id]
 }
 
 // held looks kid up in a key set that is fresh enough: ok when it is there;

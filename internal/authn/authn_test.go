@@ -18,7 +18,7 @@ import (
 func sign(t *testing.T, key *ecdsa.PrivateKey, kid string, mutate func(*Claims)) string {
 	now := time.Now()
 	c := Claims{Email: "ann@example.com", Roles: []string{"customer"}, RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: Issuer, Audience: jwt.ClaimStrings{Audience}, Subject: "u1",
+		Issuer: Issuer, Audience: jwt.ClaimStrings{Audience}, Subject: "u1", ID: "session-1",
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(15 * time.Minute))}}
 	if mutate != nil {
 		mutate(&c)
@@ -63,6 +63,11 @@ func TestVerify(t *testing.T) {
 		"wrong audience":   sign(t, good, "k1", func(c *Claims) { c.Audience = jwt.ClaimStrings{"elsewhere"} }),
 		"wrong issuer":     sign(t, good, "k1", func(c *Claims) { c.Issuer = "someone" }),
 		"no subject":       sign(t, good, "k1", func(c *Claims) { c.Subject = "" }),
+		"no session id":    sign(t, good, "k1", func(c *Claims) { c.ID = "" }),
+		"no issued-at":     sign(t, good, "k1", func(c *Claims) { c.IssuedAt = nil }),
+		"lives too long": sign(t, good, "k1", func(c *Claims) {
+			c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(MaxLifetime + time.Second))
+		}),
 		"alg none":         noneToken,
 		"alg HS256":        hsToken,
 		"tampered payload": tampered,
@@ -141,4 +146,38 @@ func TestRevokedKeyIsRefusedWithinARefresh(t *testing.T) {
 	v.fetch = func(context.Context) (JWKS, error) { return JWKS{}, errors.New("identity is down") }
 	_, err = v.Verify(context.Background(), sign(t, next, "next", nil))
 	assert.NoError(t, err)
+}
+
+func TestSignedOutSessionIsRefusedWithinARefresh(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var ended []string
+	fetches := 0
+	now := time.Now()
+	v := NewVerifier(func(context.Context) (JWKS, error) { return JWKS{Keys: []JWK{PublicJWK("k", &key.PublicKey)}}, nil }, time.Hour).
+		WithSignOuts(func(context.Context) ([]string, error) { fetches++; return ended, nil })
+	v.now = func() time.Time { return now }
+	ann := sign(t, key, "k", func(c *Claims) { c.ID = "ann-session" })
+	bob := sign(t, key, "k", func(c *Claims) { c.ID = "bob-session" })
+	for _, token := range []string{ann, bob} {
+		_, err := v.Verify(context.Background(), token)
+		require.NoError(t, err)
+	}
+
+	// Ann signs out.
+	ended = []string{"ann-session"}
+	now = now.Add(KeyRefresh + time.Second)
+	_, err := v.Verify(context.Background(), ann)
+	assert.ErrorIs(t, err, ErrInvalidToken, "a cached token of a signed-out session is refused")
+	_, err = v.Verify(context.Background(), bob)
+	assert.NoError(t, err, "other sessions go on")
+	assert.Equal(t, 2, fetches, "sign-outs are fetched with the keys")
+
+	// Identity unreachable: the sign-outs known so far stay.
+	v.signOuts = func(context.Context) ([]string, error) { return nil, errors.New("identity is down") }
+	now = now.Add(KeyRefresh + time.Second)
+	v.cacheMu.Lock()
+	v.verified = map[string]verified{}
+	v.cacheMu.Unlock()
+	_, err = v.Verify(context.Background(), ann)
+	assert.ErrorIs(t, err, ErrInvalidToken)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
@@ -93,7 +94,7 @@ func RequireAdmin(r *http.Request) error {
 }
 
 // NewVerifier returns a verifier for the identity service's tokens, with
-// keys fetched from identity through the sidecars.
+// keys and signed-out sessions fetched from identity through the sidecars.
 func NewVerifier(invoke *daprapp.Invoker) *authn.Verifier {
 	return authn.NewVerifier(func(ctx context.Context) (authn.JWKS, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/jwks.json", nil)
@@ -111,5 +112,21 @@ func NewVerifier(invoke *daprapp.Invoker) *authn.Verifier {
 		var set authn.JWKS
 		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set)
 		return set, err
-	}, time.Second)
+	}, time.Second).WithSignOuts(func(ctx context.Context) ([]string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, contracts.SignedOutPath, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := invoke.Do(ctx, contracts.IdentityApp, req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("identity answered %d for the signed-out sessions", resp.StatusCode)
+		}
+		var out contracts.SignedOut
+		err = json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&out)
+		return out.Sessions, err
+	})
 }

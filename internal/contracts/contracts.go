@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 
+	"github.com/bazaar-shop/bazaar/internal/card"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -65,6 +66,7 @@ func ProductPath(id string) string { return "/products/" + url.PathEscape(id) }
 type Reservation struct {
 	OrderID string            `json:"orderId"`
 	Status  string            `json:"status,omitempty"`
+	Reason  string            `json:"reason,omitempty"` // why a reservation was rejected
 	Lines   []ReservationLine `json:"lines"`
 }
 
@@ -72,6 +74,9 @@ type Reservation struct {
 type ReservationLine struct {
 	ProductID string `json:"productId"`
 	Quantity  int    `json:"quantity"`
+	// UnitPrice, when given, is the price the customer was shown: a
+	// product whose price is no longer that is not held (PriceChanged).
+	UnitPrice *money.Money `json:"unitPrice,omitempty"`
 }
 
 // Reservation statuses.
@@ -80,6 +85,13 @@ const (
 	Rejected  = "rejected" // not enough stock: nothing is held
 	Released  = "released" // the stock is back on the shelf
 	Committed = "committed"
+)
+
+// Why a reservation is rejected.
+const (
+	OutOfStock     = "out_of_stock"    // a line's product has too little stock
+	UnknownProduct = "unknown_product" // a line's product does not exist
+	PriceChanged   = "price_changed"   // a line's price is not the product's
 )
 
 // ReservationsPath takes new reservations.
@@ -94,14 +106,35 @@ func ReleasePath(orderID string) string {
 	return ReservationsPath + "/" + url.PathEscape(orderID) + "/release"
 }
 
+// ---- identity ----
+
+// SignedOutPath lists the sessions signed out before their tokens expired
+// (GET, answers SignedOut), for every verifier of tokens.
+const SignedOutPath = "/sessions/signed-out"
+
+// SignedOut are the ids (jti) of sessions signed out whose tokens have not
+// expired yet.
+type SignedOut struct {
+	Sessions []string `json:"sessions"`
+}
+
 // ---- payment (gRPC) ----
 
 // Payment's methods.
 const (
-	Tokenize  = "tokenize"  // card.Details → TokenizeResult
+	Tokenize  = "tokenize"  // TokenizeRequest → TokenizeResult
 	Authorize = "authorize" // AuthorizeRequest → Authorization
 	Void      = "void"      // VoidRequest → Authorization
 )
+
+// TokenizeRequest asks for a token for a card, for one order: payment
+// authorizes that token for that order only, so a token taken from one
+// checkout cannot pay for another (a forged checkout.accepted, say). The
+// card's fields stay at the top level of the JSON.
+type TokenizeRequest struct {
+	card.Details
+	OrderID string `json:"orderId"`
+}
 
 // TokenizeResult answers Tokenize: a token for the card, or what is wrong
 // with it by field.

@@ -68,7 +68,10 @@ const (
 
 // Reasons for a cancellation.
 const (
-	StockRejected   = "stock_rejected"
+	StockRejected = "stock_rejected"
+	// PriceChanged: a line's price was not catalog's when its stock was
+	// reserved (the price changed after checkout, or the event was forged).
+	PriceChanged    = "price_changed"
 	PaymentDeclined = "payment_declined"
 	UserCancelled   = "user_cancelled"
 	// CatalogUnavailable and PaymentUnavailable: the service stayed

@@ -64,7 +64,7 @@ type Payments interface {
 	// Tokenize swaps card details for a token, or says what is wrong with
 	// them (TokenizeResult.Errors). It returns an error wrapping
 	// ErrPaymentUnavailable when payment cannot answer.
-	Tokenize(ctx context.Context, d card.Details) (contracts.TokenizeResult, error)
+	Tokenize(ctx context.Context, req contracts.TokenizeRequest) (contracts.TokenizeResult, error)
 }
 
 // Publisher tells ordering of an accepted checkout (checkout.accepted).
@@ -133,7 +133,9 @@ func (s *Service) Checkout(ctx context.Context, user, key string, in CheckoutReq
 		c.Lines = append(c.Lines, events.Line{ProductID: p.ID, Name: p.Name, UnitPrice: p.Price, Quantity: it.Quantity})
 		c.Total, _ = c.Total.Plus(p.Price.Times(it.Quantity))
 	}
-	res, err := s.payments.Tokenize(ctx, in.Card)
+	// The token is good for this order only: payment refuses it for any
+	// other, so a forged event cannot spend it.
+	res, err := s.payments.Tokenize(ctx, contracts.TokenizeRequest{OrderID: id, Details: in.Card})
 	if err != nil {
 		return "", err
 	}

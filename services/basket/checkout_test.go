@@ -41,11 +41,11 @@ func (m *memMarks) mark(key string) error {
 type fakePayments struct {
 	res   *contracts.TokenizeResult
 	err   error
-	cards []card.Details
+	cards []contracts.TokenizeRequest
 }
 
-func (p *fakePayments) Tokenize(_ context.Context, d card.Details) (contracts.TokenizeResult, error) {
-	p.cards = append(p.cards, d)
+func (p *fakePayments) Tokenize(_ context.Context, req contracts.TokenizeRequest) (contracts.TokenizeResult, error) {
+	p.cards = append(p.cards, req)
 	switch {
 	case p.err != nil:
 		return contracts.TokenizeResult{}, p.err
@@ -199,7 +199,7 @@ func TestCheckoutAccepted(t *testing.T) {
 		},
 		Total: money.EUR(2*2900 + 9900),
 	}, w.pub.sent[0])
-	assert.Equal(t, []card.Details{req.Card}, w.payments.cards)
+	assert.Equal(t, []contracts.TokenizeRequest{{OrderID: id, Details: req.Card}}, w.payments.cards, "the card is tokenized for this order")
 	assert.True(t, w.marks.marked[id], "the checkout is remembered")
 	b, _, _ := w.baskets.Get(ctx, "ann")
 	assert.Len(t, b.Items, 2, "the basket is emptied only once ordering submitted the order")

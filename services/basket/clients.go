@@ -11,7 +11,6 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/bazaar-shop/bazaar/internal/card"
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 )
 
@@ -71,8 +70,8 @@ type paymentClient struct {
 	log  *slog.Logger
 }
 
-func (p *paymentClient) Tokenize(ctx context.Context, d card.Details) (contracts.TokenizeResult, error) {
-	body, err := json.Marshal(d)
+func (p *paymentClient) Tokenize(ctx context.Context, req contracts.TokenizeRequest) (contracts.TokenizeResult, error) {
+	body, err := json.Marshal(req)
 	if err != nil {
 		return contracts.TokenizeResult{}, err
 	}

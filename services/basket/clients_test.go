@@ -77,10 +77,11 @@ type fakeDapr struct {
 	out         []byte
 	err         error
 	app, method string
+	body        []byte
 }
 
-func (f *fakeDapr) InvokeMethodWithContent(_ context.Context, app, method, _ string, _ *dapr.DataContent) ([]byte, error) {
-	f.app, f.method = app, method
+func (f *fakeDapr) InvokeMethodWithContent(_ context.Context, app, method, _ string, c *dapr.DataContent) ([]byte, error) {
+	f.app, f.method, f.body = app, method, c.Data
 	return f.out, f.err
 }
 
@@ -104,9 +105,11 @@ func TestPaymentClient(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &paymentClient{dapr: &tt.dapr, log: discard()}
-			res, err := p.Tokenize(t.Context(), card.Details{Number: "4242424242424242", Expiry: "12/39", CVC: "123"})
+			res, err := p.Tokenize(t.Context(), contracts.TokenizeRequest{OrderID: "o1", Details: card.Details{Number: "4242424242424242", Expiry: "12/39", CVC: "123"}})
 			assert.Equal(t, contracts.PaymentApp, tt.dapr.app)
 			assert.Equal(t, contracts.Tokenize, tt.dapr.method)
+			assert.JSONEq(t, `{"orderId":"o1","number":"4242424242424242","expiry":"12/39","cvc":"123"}`, string(tt.dapr.body),
+				"the card's fields at the top level, with the order")
 			switch {
 			case tt.err != nil:
 				assert.ErrorIs(t, err, tt.err)

@@ -153,6 +153,9 @@ func (q Query) Valid() map[string]string {
 	if q.PageSize < 1 || q.PageSize > maxPageSize {
 		p["pageSize"] = fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize)
 	}
+	if q.Category != "" && !validCategory(q.Category) {
+		p["category"] = fmt.Sprintf("must be one of %s", strings.Join(categories, ", "))
+	}
 	return p
 }
 

@@ -22,6 +22,7 @@ func TestCatalogPage(t *testing.T) {
 		{"the largest int", Query{Page: math.MaxInt, PageSize: math.MaxInt}, []string{"page", "pageSize"}},
 		{"page 0", Query{Page: 0, PageSize: 12}, []string{"page"}},
 		{"negative page size", Query{Page: 1, PageSize: -5}, []string{"pageSize"}},
+		{"an unknown category", Query{Category: "weapons", Page: 1, PageSize: 12}, []string{"category"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.Page(context.Background(), tt.q)

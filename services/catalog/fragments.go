@@ -89,8 +89,12 @@ func productGridHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseQuery(r.URL.Query())
 		if err != nil || len(q.Valid()) > 0 {
-			// A hand-edited page number shows the first page, not an error.
-			q.Page, q.PageSize = 1, defaultPageSize
+			// A hand-edited page number or category shows the first page of
+			// everything, not an error.
+			q = Query{Text: q.Text, Page: 1, PageSize: defaultPageSize}
+			if validCategory(r.URL.Query().Get("category")) {
+				q.Category = r.URL.Query().Get("category")
+			}
 		}
 		page, err := c.Page(r.Context(), q)
 		if err != nil {

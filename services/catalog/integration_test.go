@@ -27,9 +27,17 @@ func TestThroughSidecars(t *testing.T) {
 				Extra: []compose.Service{harness.Probe("gateway", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
 			a, b := sys.App("gateway"), sys.App("probe-b")
 			waitSeeded(t, a)
+			// invoke calls catalog as the gateway does and checks the
+			// answer against the public contract, api/openapi.yaml.
+			invoke := func(method, path string, h http.Header, body string) (int, http.Header, []byte) {
+				status, header, answer := harness.Invoke(t, a, "catalog", method, path, h, body)
+				harness.LoadContract(t).CheckService(t, "catalog", method, path, status, header, answer)
+				return status, header, answer
+			}
+			admin := harness.NewUsers(sys).Admin(t)
 
 			t.Run("invocation from another app", func(t *testing.T) {
-				status, _, body := harness.Invoke(t, a, "catalog", http.MethodGet, "products?category=garden&pageSize=4", nil, "")
+				status, _, body := invoke(http.MethodGet, "products?category=garden&pageSize=4", nil, "")
 				require.Equal(t, http.StatusOK, status, "%s", body)
 				var page ProductPage
 				require.NoError(t, json.Unmarshal(body, &page))
@@ -41,16 +49,15 @@ func TestThroughSidecars(t *testing.T) {
 			})
 
 			t.Run("stale ETag is a conflict", func(t *testing.T) {
-				status, h, body := harness.Invoke(t, a, "catalog", http.MethodGet, "products/headlamp", nil, "")
+				status, h, body := invoke(http.MethodGet, "products/headlamp", nil, "")
 				require.Equal(t, http.StatusOK, status, "%s", body)
 				etag := h.Get("ETag")
 				require.NotEmpty(t, etag)
-				admin := harness.NewUsers(sys).Admin(t)
 				update := `{"name":"Headlamp","description":"Brighter.","category":"outdoor","price":{"amount":3100,"currency":"EUR"},"stock":54}`
-				status, h2, body := harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + admin}}, update)
+				status, h2, body := invoke(http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + admin}}, update)
 				require.Equal(t, http.StatusOK, status, "%s", body)
 				assert.NotEqual(t, etag, h2.Get("ETag"))
-				status, _, body = harness.Invoke(t, a, "catalog", http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + admin}}, update)
+				status, _, body = invoke(http.MethodPut, "products/headlamp", http.Header{"If-Match": {etag}, "Authorization": {"Bearer " + admin}}, update)
 				assert.Equal(t, http.StatusConflict, status, "%s", body)
 				assert.Contains(t, string(body), "etag_mismatch")
 			})
@@ -73,6 +80,32 @@ func TestThroughSidecars(t *testing.T) {
 					require.NoError(t, json.Unmarshal(events[0].Data, &change))
 					assert.Equal(t, int64(3100), change.Price.Amount)
 					assert.Equal(t, 54, change.Stock)
+				}
+			})
+
+			t.Run("every answer is one the contract declares", func(t *testing.T) {
+				bearer := http.Header{"Authorization": {"Bearer " + admin}}
+				item := `{"name":"Trowel","description":"Narrow.","category":"garden","price":{"amount":1200,"currency":"EUR"},"stock":3}`
+				for _, tt := range []struct {
+					method, path string
+					header       http.Header
+					body         string
+					status       int
+				}{
+					{http.MethodGet, "products?q=lamp", nil, "", http.StatusOK},
+					{http.MethodGet, "products?page=2&pageSize=5", nil, "", http.StatusOK},
+					{http.MethodGet, "products?page=1000001", nil, "", http.StatusBadRequest},
+					{http.MethodGet, "products?pageSize=101", nil, "", http.StatusBadRequest},
+					{http.MethodGet, "products?category=kitchenware", nil, "", http.StatusBadRequest},
+					{http.MethodGet, "products/no-such-product", nil, "", http.StatusNotFound},
+					{http.MethodPost, "products", nil, item, http.StatusUnauthorized},
+					{http.MethodPost, "products", bearer, `{"name":""}`, http.StatusUnprocessableEntity},
+					{http.MethodPost, "products", bearer, item, http.StatusCreated},
+					{http.MethodPut, "products/headlamp", bearer, item, http.StatusPreconditionRequired},
+					{http.MethodPut, "products/no-such-product", http.Header{"Authorization": {"Bearer " + admin}, "If-Match": {`"1"`}}, item, http.StatusNotFound},
+				} {
+					status, _, body := invoke(tt.method, tt.path, tt.header, tt.body)
+					assert.Equal(t, tt.status, status, "%s %s: %s", tt.method, tt.path, body)
 				}
 			})
 

@@ -37,9 +37,11 @@ var (
 	// ErrReservationExists means the order has a reservation already: a
 	// first write lost to another (Reservations.Create).
 	ErrReservationExists = errors.New("reservation exists")
-	// errInsufficientStock means a line could not be held; the order's
-	// reservation is then rejected, which is an answer, not a failure.
+	// errInsufficientStock and errPriceChanged mean a line could not be
+	// held; the order's reservation is then rejected, which is an answer,
+	// not a failure.
 	errInsufficientStock = errors.New("insufficient stock")
+	errPriceChanged      = errors.New("price changed")
 )
 
 // Shelf changes products' stock and holds one product at a time.
@@ -99,8 +101,8 @@ type Stock struct {
 }
 
 // Reserve holds every line of an order, or none. The answer's status says
-// which: reserved, or rejected when a line's product is unknown or short
-// of stock. It is idempotent per order: asking again answers the
+// which: reserved, or rejected (with the reason) when a line's product is
+// unknown, short of stock or no longer at the price the line says. It is idempotent per order: asking again answers the
 // reservation made first, and so does asking after a release (the
 // release's mark, holding nothing).
 func (s Stock) Reserve(ctx context.Context, req ReservationRequest) (Reservation, error) {
@@ -111,10 +113,10 @@ func (s Stock) Reserve(ctx context.Context, req ReservationRequest) (Reservation
 	if prev, _, ok, err := s.reservations.Get(ctx, orderID); err != nil || ok {
 		return prev, err
 	}
-	status := contracts.Reserved
+	status, reason := contracts.Reserved, ""
 	for _, l := range lines {
-		err := s.shelf.Change(ctx, l.ProductID, func(p *Product) (bool, error) { return hold(p, orderID, l.Quantity) })
-		if errors.Is(err, errInsufficientStock) || errors.Is(err, ErrNotFound) {
+		err := s.shelf.Change(ctx, l.ProductID, func(p *Product) (bool, error) { return hold(p, orderID, l) })
+		if reason = rejection(err); reason != "" {
 			status = contracts.Rejected
 			break
 		}
@@ -129,7 +131,7 @@ func (s Stock) Reserve(ctx context.Context, req ReservationRequest) (Reservation
 			return Reservation{}, err
 		}
 	}
-	r := Reservation{OrderID: orderID, Status: status, Lines: lines}
+	r := Reservation{OrderID: orderID, Status: status, Reason: reason, Lines: lines}
 	err := s.reservations.Create(ctx, r)
 	if errors.Is(err, ErrReservationExists) {
 		// Another call wrote first. Its answer stands. The holds on the
@@ -154,11 +156,29 @@ func (s Stock) Reserve(ctx context.Context, req ReservationRequest) (Reservation
 	return r, nil
 }
 
-// hold takes qty of p's stock for the order, once.
-func hold(p *Product, orderID string, qty int) (bool, error) {
+// rejection names why a line could not be held, or is "" if err is not
+// a reason to reject the reservation.
+func rejection(err error) string {
+	switch {
+	case errors.Is(err, errInsufficientStock):
+		return contracts.OutOfStock
+	case errors.Is(err, ErrNotFound):
+		return contracts.UnknownProduct
+	case errors.Is(err, errPriceChanged):
+		return contracts.PriceChanged
+	}
+	return ""
+}
+
+// hold takes the line's quantity of p's stock for the order, once.
+func hold(p *Product, orderID string, l ReservationLine) (bool, error) {
 	if _, held := p.Holds[orderID]; held {
 		return false, nil
 	}
+	if l.UnitPrice != nil && *l.UnitPrice != p.Price {
+		return false, errPriceChanged
+	}
+	qty := l.Quantity
 	if p.Stock < qty {
 		return false, errInsufficientStock
 	}

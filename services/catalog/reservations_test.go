@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
+	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
 // fakeReservations is an in-memory Reservations with versions. before, when
@@ -61,6 +62,13 @@ func line(productID string, qty int) ReservationLine {
 	return ReservationLine{ProductID: productID, Quantity: qty}
 }
 
+// priced is l at the unit price the customer was shown, in cents.
+func priced(l ReservationLine, cents int64) ReservationLine {
+	price := money.EUR(cents)
+	l.UnitPrice = &price
+	return l
+}
+
 // shelfState is a product's stock and the order's hold on it.
 type shelfState struct{ stock, held int }
 
@@ -76,6 +84,7 @@ func TestReserve(t *testing.T) {
 		req    ReservationRequest
 		setup  func(*fakeProducts, *fakeReservations)
 		status string
+		reason string
 		err    error
 		want   map[string]shelfState
 	}{
@@ -88,14 +97,36 @@ func TestReserve(t *testing.T) {
 		{
 			name:   "one line short: none held",
 			req:    lines(line("headlamp", 5), line("workbench-vise", 9), line("wool-blanket", 1)),
-			status: contracts.Rejected,
-			want:   map[string]shelfState{"headlamp": {55, 0}, "workbench-vise": {8, 0}, "wool-blanket": {11, 0}},
+			status: contracts.Rejected, reason: contracts.OutOfStock,
+			want: map[string]shelfState{"headlamp": {55, 0}, "workbench-vise": {8, 0}, "wool-blanket": {11, 0}},
 		},
 		{
 			name:   "unknown product: none held",
 			req:    lines(line("headlamp", 5), line("nope", 1)),
-			status: contracts.Rejected,
-			want:   map[string]shelfState{"headlamp": {55, 0}},
+			status: contracts.Rejected, reason: contracts.UnknownProduct,
+			want: map[string]shelfState{"headlamp": {55, 0}},
+		},
+		{
+			name: "a line at the price catalog asks: held",
+			req:  lines(priced(line("headlamp", 5), 2900)),
+			setup: func(f *fakeProducts, _ *fakeReservations) {
+				p := f.items["headlamp"]
+				p.Price = money.EUR(2900)
+				f.items["headlamp"] = p
+			},
+			status: contracts.Reserved,
+			want:   map[string]shelfState{"headlamp": {50, 5}},
+		},
+		{
+			name: "a line at another price: none held",
+			req:  lines(line("workbench-vise", 1), priced(line("headlamp", 5), 100)),
+			setup: func(f *fakeProducts, _ *fakeReservations) {
+				p := f.items["headlamp"]
+				p.Price = money.EUR(2900)
+				f.items["headlamp"] = p
+			},
+			status: contracts.Rejected, reason: contracts.PriceChanged,
+			want: map[string]shelfState{"headlamp": {55, 0}, "workbench-vise": {8, 0}},
 		},
 		{
 			name: "asked again: the first answer, nothing taken twice",
@@ -114,8 +145,8 @@ func TestReserve(t *testing.T) {
 				_, err := Stock{f, r}.Reserve(context.Background(), lines(line("headlamp", 500)))
 				require.NoError(t, err)
 			},
-			status: contracts.Rejected,
-			want:   map[string]shelfState{"headlamp": {55, 0}},
+			status: contracts.Rejected, reason: contracts.OutOfStock,
+			want: map[string]shelfState{"headlamp": {55, 0}},
 		},
 		{
 			name: "a retry after a crash skips the lines held",
@@ -185,6 +216,7 @@ func TestReserve(t *testing.T) {
 			case nil:
 				require.NoError(t, err)
 				assert.Equal(t, tt.status, got.Status)
+				assert.Equal(t, tt.reason, got.Reason)
 				assert.Equal(t, got, r.items["o1"], "the answer is what is stored")
 			case *InvalidError:
 				var invalid *InvalidError

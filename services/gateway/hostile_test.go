@@ -149,7 +149,7 @@ func sortedPaths(doc *openapi3.T) []string {
 
 // spoil returns body spoiled every way, by what was done to it. It spoils
 // the top-level fields and those of nested objects.
-func spoil(t *testing.T, body string, schema *openapi3.Schema) map[string]string {
+func spoil(t testing.TB, body string, schema *openapi3.Schema) map[string]string {
 	var good map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &good))
 	out := map[string]string{
@@ -226,7 +226,7 @@ func value(m map[string]any, path []string) any {
 	return v
 }
 
-func mustJSON(t *testing.T, v any) string {
+func mustJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)

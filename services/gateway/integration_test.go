@@ -183,6 +183,35 @@ func TestThroughTheGateway(t *testing.T) {
 		assert.NotRegexp(t, `tok_[0-9a-f]{32}`, out, "the logs print a card token")
 	})
 
+	t.Run("signing out ends the session everywhere", func(t *testing.T) {
+		copied, _ := login("a@example.com", "a long password 123")
+		other, _ := login("a@example.com", "a long password 123")
+		for _, token := range []string{copied, other} {
+			status, _, _ := send(http.MethodGet, "/api/basket", token, "", nil)
+			require.Equal(t, http.StatusOK, status, "used just before, so that every verifier has it cached")
+		}
+		signedOut := time.Now()
+		status, _, body := send(http.MethodPost, "/api/identity/logout", copied, "", origin)
+		require.Equal(t, http.StatusNoContent, status, "%s", body)
+		harness.Eventually(t, 45*time.Second, func() error {
+			if status, _, _ := send(http.MethodGet, "/api/basket", copied, "", nil); status != http.StatusUnauthorized {
+				return fmt.Errorf("gateway still takes the token: %d", status)
+			}
+			if status, _, _ := harness.Invoke(t, sys.App("gateway"), "basket", http.MethodGet, "basket", harness.Bearer(copied), ""); status != http.StatusUnauthorized {
+				return fmt.Errorf("basket still takes the token: %d", status)
+			}
+			if status, _, _ := harness.Invoke(t, sys.App("gateway"), "ordering", http.MethodGet, "orders", harness.Bearer(copied), ""); status != http.StatusUnauthorized {
+				return fmt.Errorf("ordering still takes the token: %d", status)
+			}
+			return nil
+		})
+		t.Logf("a signed-out token refused everywhere %s after signing out", time.Since(signedOut).Round(time.Second))
+		status, _, body = send(http.MethodGet, "/api/basket", other, "", nil)
+		assert.Equal(t, http.StatusOK, status, "the same user's other session goes on: %s", body)
+		status, _, body = send(http.MethodPost, "/api/identity/logout", copied, "", origin)
+		assert.Equal(t, http.StatusNoContent, status, "signing out again with the dead token still works: %s", body)
+	})
+
 	// Last: it signs everyone out.
 	t.Run("a revoked key is refused everywhere within a minute", func(t *testing.T) {
 		_, _, body := send(http.MethodGet, "/api/identity/jwks.json", "", "", nil)

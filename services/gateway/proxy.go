@@ -25,8 +25,12 @@ var (
 )
 
 // tokenFree are identity's paths that work without a token, where a stale
-// cookie must not stand in the way of signing in again.
-var tokenFree = map[string]bool{"/register": true, "/login": true, "/logout": true, "/jwks.json": true}
+// cookie must not stand in the way of signing in again. Signing out takes
+// the token when it is good (its session ends everywhere), and works
+// without one.
+var tokenFree = map[string]bool{"/register": true, "/login": true, "/jwks.json": true, contracts.SignedOutPath: true}
+
+const signOutPath = "/logout"
 
 // target is where one request goes.
 type target struct {
@@ -39,6 +43,8 @@ type target struct {
 	anonymous bool
 	// tokenFree: identity's sign-in paths, which ignore a stale token.
 	tokenFree bool
+	// signOut: a good token goes along, a bad one is dropped.
+	signOut bool
 }
 
 // route finds the app for a path: /api/<service>/... and
@@ -49,7 +55,8 @@ func route(path string) (target, bool) {
 		service, p, _ := strings.Cut(rest, "/")
 		rt, ok := routes[service]
 		p = strings.TrimSuffix(rt.prefix+"/"+p, "/")
-		return target{app: rt.app, path: p, api: true, tokenFree: rt.app == "identity" && tokenFree[p]}, ok
+		identity := rt.app == contracts.IdentityApp
+		return target{app: rt.app, path: p, api: true, tokenFree: identity && tokenFree[p], signOut: identity && p == signOutPath}, ok
 	}
 	if rest, ok := strings.CutPrefix(path, "/fragments/"); ok {
 		service, name, _ := strings.Cut(rest, "/")
@@ -100,7 +107,7 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 		}
 		if token != "" {
 			if _, err := verifier.Verify(r.Context(), token); err != nil {
-				if to.api || !fromCookie {
+				if (to.api || !fromCookie) && !to.signOut {
 					httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnauthorized, "invalid_token", "sign in again"))
 					return
 				}

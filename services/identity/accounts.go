@@ -74,6 +74,15 @@ type Keys interface {
 	JWKS(ctx context.Context) (authn.JWKS, error)
 }
 
+// Sessions remembers the sessions signed out before their tokens expired
+// (sessionStore), so that every verifier refuses those tokens.
+type Sessions interface {
+	// End adds a session (a token's jti) until its token expires.
+	End(ctx context.Context, id string, expires time.Time) error
+	// Ended lists the sessions signed out whose tokens have not expired.
+	Ended(ctx context.Context) ([]string, error)
+}
+
 // Verifier checks a token (authn.Verifier).
 type Verifier interface {
 	Verify(ctx context.Context, token string) (authn.Claims, error)
@@ -160,6 +169,7 @@ type Session struct {
 type Accounts struct {
 	users     Users
 	keys      Keys
+	sessions  Sessions
 	verifier  Verifier
 	passwords Passwords
 	limits    *limit.Window
@@ -169,12 +179,12 @@ type Accounts struct {
 }
 
 // NewAccounts makes the service; it hashes once for dummyHash.
-func NewAccounts(users Users, keys Keys, verifier Verifier, passwords Passwords, limits *limit.Window) (*Accounts, error) {
+func NewAccounts(users Users, keys Keys, sessions Sessions, verifier Verifier, passwords Passwords, limits *limit.Window) (*Accounts, error) {
 	dummy, err := passwords.Hash("not a real password")
 	if err != nil {
 		return nil, err
 	}
-	return &Accounts{users: users, keys: keys, verifier: verifier, passwords: passwords, limits: limits, dummyHash: dummy}, nil
+	return &Accounts{users: users, keys: keys, sessions: sessions, verifier: verifier, passwords: passwords, limits: limits, dummyHash: dummy}, nil
 }
 
 // Register creates a customer's account; the email must be new.
@@ -274,6 +284,24 @@ func (a *Accounts) Verify(ctx context.Context, token string) (authn.Claims, erro
 		return c, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return c, nil
+}
+
+// SignOut ends token's session: every verifier refuses the token within
+// authn.KeyRefresh, wherever it was copied. A token that does not verify
+// (expired, say) has nothing left to end.
+func (a *Accounts) SignOut(ctx context.Context, token string) error {
+	c, err := a.Verify(ctx, token)
+	if err != nil {
+		return nil
+	}
+	return a.sessions.End(ctx, c.ID, c.ExpiresAt.Time)
+}
+
+// SignedOut lists the sessions signed out whose tokens have not expired,
+// for every verifier. Like a certificate revocation list it is public: an
+// id names a token that no longer works.
+func (a *Accounts) SignedOut(ctx context.Context) ([]string, error) {
+	return a.sessions.Ended(ctx)
 }
 
 // RotateKeys starts signing with a new key; only an admin may. Tokens

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -113,6 +114,7 @@ const annPassword = "correct horse battery"
 
 type fixture struct {
 	accounts  *Accounts
+	sessions  *sessionStore
 	users     *memUsers
 	keys      *fakeKeys
 	passwords *fakePasswords
@@ -122,13 +124,15 @@ type fixture struct {
 // newFixture is Accounts over fakes, with ann@example.com registered.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{users: &memUsers{users: map[string]User{}}, keys: &fakeKeys{}, passwords: &fakePasswords{}, limits: newLimiter()}
+	f := &fixture{users: &memUsers{users: map[string]User{}}, keys: &fakeKeys{}, passwords: &fakePasswords{}, limits: newLimiter(),
+		sessions: &sessionStore{dapr: &memoryState{value: map[string][]byte{}, etag: map[string]int{}}, store: stateStore, now: time.Now}}
+	in := jwt.NewNumericDate(time.Now().Add(10 * time.Minute))
 	verifier := fakeVerifier{
-		"customer": {Name: "Ann", Roles: []string{roleCustomer}},
-		"admin":    {Name: "Root", Roles: []string{roleAdmin, roleCustomer}},
+		"customer": {Name: "Ann", Roles: []string{roleCustomer}, RegisteredClaims: jwt.RegisteredClaims{ID: "ann-1", ExpiresAt: in}},
+		"admin":    {Name: "Root", Roles: []string{roleAdmin, roleCustomer}, RegisteredClaims: jwt.RegisteredClaims{ID: "root-1", ExpiresAt: in}},
 	}
 	var err error
-	f.accounts, err = NewAccounts(f.users, f.keys, verifier, f.passwords, f.limits)
+	f.accounts, err = NewAccounts(f.users, f.keys, f.sessions, verifier, f.passwords, f.limits)
 	require.NoError(t, err)
 	_, err = f.accounts.Register(context.Background(), Registration{Email: "ann@example.com", Password: annPassword, Name: "Ann"})
 	require.NoError(t, err)
@@ -493,4 +497,23 @@ func TestLongPasswordAnswers(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "Wrong email or password.", doc.Find(`[role="alert"]`).Text())
 	})
+}
+
+func TestSignOut(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.accounts.SignOut(ctx, "customer"))
+	require.NoError(t, f.accounts.SignOut(ctx, "customer"), "twice is once")
+	require.NoError(t, f.accounts.SignOut(ctx, "not a token"), "a bad token has no session to end")
+	ended, err := f.accounts.SignedOut(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ann-1"}, ended)
+
+	// Once its token has expired a session leaves the list.
+	require.NoError(t, f.sessions.End(ctx, "old", time.Now().Add(time.Minute)))
+	f.sessions.now = func() time.Time { return time.Now().Add(11 * time.Minute) }
+	require.NoError(t, f.accounts.SignOut(ctx, "admin"))
+	ended, err = f.accounts.SignedOut(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, ended, "every token has expired by then")
 }

@@ -51,10 +51,14 @@ func userMenuHandler(f *fragment.Service, accounts *Accounts) http.Handler {
 	})
 }
 
-// signOut clears the session cookie and goes home.
-func signOut(f *fragment.Service) http.Handler {
+// signOut ends the session, clears its cookie and goes home.
+func signOut(log *slog.Logger, f *fragment.Service, accounts *Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		clearSession(w)
+		if err := accounts.SignOut(r.Context(), bearer(r)); err != nil {
+			f.Fail(w, r, log, problem(err))
+			return
+		}
 		f.Done(w, r, "/", nil)
 	})
 }

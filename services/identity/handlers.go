@@ -71,12 +71,29 @@ func clearSession(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: contracts.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-// logout clears the session cookie. Tokens are stateless and short-lived
-// (15 minutes): one copied elsewhere stays valid until it expires.
-func logout() http.Handler {
+// logout ends the session of the token it comes with (a copy of it stops
+// working everywhere too) and clears the session cookie.
+func logout(log *slog.Logger, accounts *Accounts) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		clearSession(w)
+		if err := accounts.SignOut(r.Context(), bearer(r)); err != nil {
+			httpapi.Fail(w, r, log, problem(err))
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// signedOut lists the sessions signed out before their tokens expired, for
+// the verifiers (authn.Verifier.WithSignOuts).
+func signedOut(log *slog.Logger, accounts *Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids, err := accounts.SignedOut(r.Context())
+		if err != nil {
+			httpapi.Fail(w, r, log, problem(err))
+			return
+		}
+		httpapi.JSON(w, http.StatusOK, contracts.SignedOut{Sessions: ids})
 	})
 }
 

@@ -24,7 +24,7 @@ import (
 const (
 	stateStore = "identity-store"
 	keysKey    = "signing-keys"
-	tokenTTL   = 15 * time.Minute
+	tokenTTL   = authn.MaxLifetime
 )
 
 // storedKey is a signing key as kept in identity's own state store.
@@ -224,8 +224,15 @@ func (r *keyRing) Sign(u User) (string, time.Time, error) {
 	exp := now.Add(r.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, authn.Claims{Email: u.Email, Name: u.Name, Roles: u.Roles,
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: authn.Issuer, Audience: jwt.ClaimStrings{authn.Audience}, Subject: u.ID,
-			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)}})
+			ID: randomID(), IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)}})
 	tok.Header["kid"] = r.keys[0].Kid
 	s, err := tok.SignedString(r.priv[r.keys[0].Kid])
 	return s, exp, err
+}
+
+// randomID is a token's session id (jti): 128 random bits.
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

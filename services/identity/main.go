@@ -21,9 +21,10 @@ import (
 func main() {
 	err := daprapp.Run(context.Background(), "identity", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
 		ring := &keyRing{dapr: d.Client, store: stateStore, ttl: tokenTTL}
+		sessions := &sessionStore{dapr: d.Client, store: stateStore, now: time.Now}
 		// The keys are local here: look again at once when a kid is new.
-		verifier := authn.NewVerifier(ring.JWKS, 0)
-		accounts, err := NewAccounts(&userStore{dapr: d.Client, store: stateStore}, ring, verifier,
+		verifier := authn.NewVerifier(ring.JWKS, 0).WithSignOuts(sessions.Ended)
+		accounts, err := NewAccounts(&userStore{dapr: d.Client, store: stateStore}, ring, sessions, verifier,
 			bcryptPasswords{cost: bcrypt.DefaultCost}, newLimiter())
 		if err != nil {
 			return nil, err

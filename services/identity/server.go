@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
@@ -15,7 +16,8 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, accounts *Accounts) http.Ha
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/register", register(log, accounts)).Methods(http.MethodPost)
 	r.Handle("/login", login(log, accounts)).Methods(http.MethodPost)
-	r.Handle("/logout", logout()).Methods(http.MethodPost)
+	r.Handle("/logout", logout(log, accounts)).Methods(http.MethodPost)
+	r.Handle(contracts.SignedOutPath, signedOut(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/me", me(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/jwks.json", jwks(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/keys/rotate", rotate(log, accounts)).Methods(http.MethodPost)
@@ -24,7 +26,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, accounts *Accounts) http.Ha
 	f := newFragments()
 	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)
 	r.Handle("/fragments/user-menu", userMenuHandler(f, accounts)).Methods(http.MethodGet)
-	r.Handle("/fragments/user-menu", signOut(f)).Methods(http.MethodPost)
+	r.Handle("/fragments/user-menu", signOut(log, f, accounts)).Methods(http.MethodPost)
 	r.Handle("/fragments/sign-in", formHandler(f, signInFragment)).Methods(http.MethodGet)
 	r.Handle("/fragments/sign-in", signInForm(log, f, accounts)).Methods(http.MethodPost)
 	r.Handle("/fragments/register", formHandler(f, registerFragment)).Methods(http.MethodGet)

@@ -22,16 +22,24 @@ import (
 // catalogStock implements Stock with catalog's /reservations API.
 type catalogStock struct{ invoke contracts.Invoker }
 
-func (c catalogStock) Reserve(ctx context.Context, orderID string, lines []events.Line) (bool, error) {
+// Reserve sends each line with the price the customer was shown, so that
+// catalog holds nothing at any other price.
+func (c catalogStock) Reserve(ctx context.Context, orderID string, lines []events.Line) (string, error) {
 	req := contracts.Reservation{OrderID: orderID}
 	for _, l := range lines {
-		req.Lines = append(req.Lines, contracts.ReservationLine{ProductID: l.ProductID, Quantity: l.Quantity})
+		req.Lines = append(req.Lines, contracts.ReservationLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: &l.UnitPrice})
 	}
 	var res contracts.Reservation
 	if err := c.call(ctx, contracts.ReservationsPath, req, &res); err != nil {
-		return false, err
+		return "", err
 	}
-	return res.Status == contracts.Reserved, nil
+	switch {
+	case res.Status == contracts.Reserved:
+		return "", nil
+	case res.Reason == contracts.PriceChanged:
+		return events.PriceChanged, nil
+	}
+	return events.StockRejected, nil
 }
 
 func (c catalogStock) Commit(ctx context.Context, orderID string) error {

@@ -283,6 +283,8 @@ func reasonText(r string) string {
 		return "Your card was declined. Nothing was charged."
 	case events.StockRejected:
 		return "Some items sold out before we could set them aside. Nothing was charged."
+	case events.PriceChanged:
+		return "A price changed while you were checking out. Nothing was charged; please check your basket and order again."
 	case events.UserCancelled:
 		return "You cancelled this order."
 	case events.CatalogUnavailable, events.PaymentUnavailable:

@@ -16,6 +16,7 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
+	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
 // Workflows starts and steers saga instances.
@@ -68,11 +69,44 @@ func startSaga(wf Workflows, settings sagaSettings) daprapp.EventHandler {
 		if err := json.Unmarshal(e.Data, &c); err != nil {
 			return fmt.Errorf("%w: %v", daprapp.ErrPoison, err)
 		}
-		if c.OrderID == "" || c.UserID == "" || len(c.Lines) == 0 || c.CardToken == "" {
-			return fmt.Errorf("%w: a checkout needs orderId, userId, lines and cardToken", daprapp.ErrPoison)
+		if err := checkCheckout(c); err != nil {
+			return fmt.Errorf("%w: %w", daprapp.ErrPoison, err)
 		}
 		return wf.Start(ctx, settings.input(c))
 	}
+}
+
+// Limits of an accepted checkout (basket's are lower); with them a total
+// cannot overflow.
+const maxCheckoutLines, maxLineQuantity, maxUnitPrice = 100, 1000, 1_000_000_00
+
+// checkCheckout refuses an accepted checkout that basket could not have
+// sent: what is missing, a line without a product, a quantity or price out
+// of range, or a total that is not the sum of its lines. Prices themselves
+// are checked against catalog's when the stock is reserved, and the card
+// token against the order by payment.
+func checkCheckout(c events.Checkout) error {
+	if c.OrderID == "" || c.UserID == "" || len(c.Lines) == 0 || c.CardToken == "" {
+		return errors.New("a checkout needs orderId, userId, lines and cardToken")
+	}
+	if len(c.Lines) > maxCheckoutLines {
+		return fmt.Errorf("a checkout holds at most %d lines", maxCheckoutLines)
+	}
+	sum := money.EUR(0)
+	for i, l := range c.Lines {
+		if l.ProductID == "" || l.Quantity < 1 || l.Quantity > maxLineQuantity ||
+			l.UnitPrice.Amount <= 0 || l.UnitPrice.Amount > maxUnitPrice {
+			return fmt.Errorf("lines[%d] needs a productId, a quantity of 1 to %d and a unitPrice of 1 to %d cents", i, maxLineQuantity, maxUnitPrice)
+		}
+		var err error
+		if sum, err = sum.Plus(l.UnitPrice.Times(l.Quantity)); err != nil {
+			return fmt.Errorf("lines[%d]: %w", i, err)
+		}
+	}
+	if c.Total != sum {
+		return fmt.Errorf("total %s is not the sum of the lines (%s)", c.Total, sum)
+	}
+	return nil
 }
 
 // viewer is who the request comes from; anonymous callers are refused.

@@ -241,33 +241,75 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Len(t, list, 1)
 			})
 
-			t.Run("same event twice is one order", func(t *testing.T) {
-				s := shop{t: t, sys: sys, from: s.from, users: s.users}
-				// Only basket may tokenize cards: ask as basket.
-				status, _, body := harness.Invoke(t, sys.App("basket"), "payment", http.MethodPost, "tokenize", nil, approve)
+			// tokenFor tokenizes the approved test card for an order and
+			// publishCheckout publishes c, both as basket: the one app that
+			// may (a compromised basket, or a forger with its credentials).
+			tokenFor := func(t *testing.T, orderID string) string {
+				status, _, body := harness.Invoke(t, sys.App("basket"), "payment", http.MethodPost, "tokenize", nil,
+					`{"orderId":"`+orderID+`",`+approve[1:])
 				require.Equal(t, 200, status, "%s", body)
 				var tok struct{ Token string }
 				require.NoError(t, json.Unmarshal(body, &tok))
-				c := events.Checkout{OrderID: "dup-event-order", UserID: s.users.ID(t, "hal"), CardToken: tok.Token,
-					Lines: []events.Line{{ProductID: "headlamp", Name: "Headlamp", UnitPrice: money.EUR(2900), Quantity: 1}},
-					Total: money.EUR(2900), Address: events.Address{Name: "Hal", Street: "x", City: "y", PostalCode: "1", Country: "FR"}}
+				return tok.Token
+			}
+			publishCheckout := func(t *testing.T, c events.Checkout) {
 				payload, _ := json.Marshal(c)
-				before, _ := s.stock("headlamp")
-				// Only basket may publish an accepted checkout: publish as basket.
 				basket := sys.App("basket")
-				for range 2 {
-					status, _, body := harness.Call(t, http.MethodPost, basket.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
-						http.Header{"Dapr-Api-Token": {basket.APIToken}}, string(payload))
-					require.Equal(t, http.StatusNoContent, status, "%s", body)
-				}
+				status, _, body := harness.Call(t, http.MethodPost, basket.SidecarURL()+"/v1.0/publish/events/"+events.CheckoutAccepted,
+					http.Header{"Dapr-Api-Token": {basket.APIToken}}, string(payload))
+				require.Equal(t, http.StatusNoContent, status, "%s", body)
+			}
+			headlamp := func(orderID, user, token string, cents int64) events.Checkout {
+				return events.Checkout{OrderID: orderID, UserID: user, CardToken: token,
+					Lines: []events.Line{{ProductID: "headlamp", Name: "Headlamp", UnitPrice: money.EUR(cents), Quantity: 1}},
+					Total: money.EUR(cents), Address: events.Address{Name: "Hal", Street: "x", City: "y", PostalCode: "1", Country: "FR"}}
+			}
+
+			t.Run("same event twice is one order", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
+				c := headlamp("dup-event-order", s.users.ID(t, "hal"), tokenFor(t, "dup-event-order"), 2900)
+				before, _ := s.stock("headlamp")
+				publishCheckout(t, c)
+				publishCheckout(t, c)
 				s.waitFor("hal", c.OrderID, events.Paid)
 				time.Sleep(time.Second)
-				_, body = s.call("ordering", http.MethodGet, "orders", "hal", "")
+				_, body := s.call("ordering", http.MethodGet, "orders", "hal", "")
 				var list []Summary
 				require.NoError(t, json.Unmarshal(body, &list))
 				assert.Len(t, list, 1)
 				after, _ := s.stock("headlamp")
 				assert.Equal(t, before-1, after, "stock taken once")
+			})
+
+			t.Run("a checkout event is checked, not trusted", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
+				mal := s.users.ID(t, "mal")
+				before, _ := s.stock("headlamp")
+
+				// A price below catalog's: nothing held, payment never asked.
+				cheap := headlamp("forged-price", mal, tokenFor(t, "forged-price"), 1)
+				publishCheckout(t, cheap)
+				o := s.waitFor("mal", cheap.OrderID, events.Paid, events.Cancelled)
+				assert.Equal(t, events.Cancelled, o.Status)
+				assert.Equal(t, events.PriceChanged, o.Reason)
+
+				// Another checkout's card token: declined, the stock back.
+				stolen := headlamp("forged-token", mal, tokenFor(t, "the-token-owner"), 2900)
+				publishCheckout(t, stolen)
+				o = s.waitFor("mal", stolen.OrderID, events.Paid, events.Cancelled)
+				assert.Equal(t, events.Cancelled, o.Status)
+				assert.Equal(t, events.PaymentDeclined, o.Reason)
+
+				// A total that is not the sum of the lines: refused outright.
+				wrongTotal := headlamp("forged-total", mal, tokenFor(t, "forged-total"), 2900)
+				wrongTotal.Total = money.EUR(1)
+				publishCheckout(t, wrongTotal)
+				time.Sleep(2 * time.Second)
+				_, status := s.order("mal", wrongTotal.OrderID)
+				assert.Equal(t, http.StatusNotFound, status, "no order for a checkout basket could not have sent")
+
+				after, _ := s.stock("headlamp")
+				assert.Equal(t, before, after, "no stock taken by forged checkouts")
 			})
 
 			t.Run("services may publish only their own events", func(t *testing.T) {

@@ -34,6 +34,7 @@ var errDown = errors.New("service unavailable")
 type fakeStock struct {
 	mu        sync.Mutex
 	stock     int
+	price     money.Money       // the product's price
 	held      map[string]int    // order → quantity on hold
 	state     map[string]string // order → reserved, rejected, released, committed
 	failFirst int               // the first calls fail
@@ -49,27 +50,34 @@ func (f *fakeStock) fail() error {
 	return nil
 }
 
-func (f *fakeStock) Reserve(_ context.Context, id string, lines []events.Line) (bool, error) {
+func (f *fakeStock) Reserve(_ context.Context, id string, lines []events.Line) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
-		return false, err
+		return "", err
 	}
 	if s, ok := f.state[id]; ok {
-		return s == "reserved" || s == "committed", nil
+		if s == "reserved" || s == "committed" {
+			return "", nil
+		}
+		return events.StockRejected, nil
 	}
 	qty := 0
 	for _, l := range lines {
+		if l.UnitPrice != f.price {
+			f.state[id] = "rejected"
+			return events.PriceChanged, nil
+		}
 		qty += l.Quantity
 	}
 	if qty > f.stock {
 		f.state[id] = "rejected"
-		return false, nil
+		return events.StockRejected, nil
 	}
 	f.stock -= qty
 	f.held[id] = qty
 	f.state[id] = "reserved"
-	return true, nil
+	return "", nil
 }
 
 func (f *fakeStock) settle(id, to string) error {
@@ -226,7 +234,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	w := &world{
-		stock:    &fakeStock{stock: 5, held: map[string]int{}, state: map[string]string{}},
+		stock:    &fakeStock{stock: 5, price: money.EUR(1200), held: map[string]int{}, state: map[string]string{}},
 		payments: &fakePayments{authorized: map[string]int{}, voided: map[string]bool{}},
 		orders:   &fakeOrders{orders: map[string]Order{}, etags: map[string]int{}},
 		bus:      &fakeBus{},
@@ -335,6 +343,13 @@ func TestSaga(t *testing.T) {
 			status: events.Cancelled, reason: events.StockRejected,
 			history: []string{events.Submitted, events.AwaitingStock, events.Cancelled},
 			stock:   1, hold: "rejected",
+		},
+		{
+			name:   "price changed: cancelled, payment never asked",
+			setup:  func(w *world) { w.stock.price = money.EUR(1300) },
+			status: events.Cancelled, reason: events.PriceChanged,
+			history: []string{events.Submitted, events.AwaitingStock, events.Cancelled},
+			stock:   5, hold: "rejected",
 		},
 		{
 			name: "cancelled in the grace period: nothing touched",
@@ -471,4 +486,27 @@ func TestStepsAreIdempotent(t *testing.T) {
 	assert.Equal(t, events.Paid, status)
 	assert.Equal(t, events.Paid, w.order(t, "order-2").Status)
 	assert.False(t, w.payments.voided["order-2"])
+}
+
+func TestCheckCheckout(t *testing.T) {
+	assert.NoError(t, checkCheckout(checkout("o1")))
+	for name, change := range map[string]func(c *events.Checkout){
+		"no order id":         func(c *events.Checkout) { c.OrderID = "" },
+		"no user":             func(c *events.Checkout) { c.UserID = "" },
+		"no card token":       func(c *events.Checkout) { c.CardToken = "" },
+		"no lines":            func(c *events.Checkout) { c.Lines = nil },
+		"a line without id":   func(c *events.Checkout) { c.Lines[0].ProductID = "" },
+		"zero quantity":       func(c *events.Checkout) { c.Lines[0].Quantity, c.Total = 0, money.EUR(0) },
+		"a free line":         func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Total = money.EUR(0), money.EUR(0) },
+		"a negative price":    func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Total = money.EUR(-1200), money.EUR(-2400) },
+		"a total too low":     func(c *events.Checkout) { c.Total = money.EUR(1) },
+		"another currency":    func(c *events.Checkout) { c.Total = money.Money{Amount: 2400, Currency: "USD"} },
+		"too many lines":      func(c *events.Checkout) { c.Lines = slices.Repeat(c.Lines, maxCheckoutLines+1) },
+		"an overflowing line": func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Lines[0].Quantity = money.EUR(1<<62), 4 },
+	} {
+		c := checkout("o1")
+		c.Lines = slices.Clone(c.Lines)
+		change(&c)
+		assert.Error(t, checkCheckout(c), name)
+	}
 }

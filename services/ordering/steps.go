@@ -21,8 +21,9 @@ import (
 
 // Stock is what the saga needs of catalog.
 type Stock interface {
-	// Reserve holds every line or none; false means not enough stock.
-	Reserve(ctx context.Context, orderID string, lines []events.Line) (reserved bool, err error)
+	// Reserve holds every line or none. A refusal names why nothing was
+	// held (events.StockRejected or events.PriceChanged); "" means held.
+	Reserve(ctx context.Context, orderID string, lines []events.Line) (refusal string, err error)
 	// Commit makes the holds final; Release puts the stock back. Both are
 	// idempotent, and Release leaves a mark so that a late Reserve of the
 	// same order holds nothing.
@@ -97,17 +98,19 @@ func (s steps) record(ctx context.Context, id, status, reason, at string) (Order
 }
 
 // reserveStock asks catalog to hold every line, recording awaiting_stock
-// before and the outcome after: stock_confirmed, or cancelled/stock_rejected.
+// before and the outcome after: stock_confirmed, or cancelled with the
+// refusal (stock_rejected, or price_changed when a line's price is not
+// catalog's: the event's prices are checked, not trusted).
 func (s steps) reserveStock(ctx context.Context, c events.Checkout, at string) (string, error) {
 	if _, err := s.record(ctx, c.OrderID, events.AwaitingStock, "", at); err != nil {
 		return "", err
 	}
-	reserved, err := s.stock.Reserve(ctx, c.OrderID, c.Lines)
+	refusal, err := s.stock.Reserve(ctx, c.OrderID, c.Lines)
 	if err != nil {
 		return "", fmt.Errorf("reserve stock: %w", err)
 	}
-	if !reserved {
-		_, err := s.record(ctx, c.OrderID, events.Cancelled, events.StockRejected, at)
+	if refusal != "" {
+		_, err := s.record(ctx, c.OrderID, events.Cancelled, refusal, at)
 		return events.Cancelled, err
 	}
 	_, err = s.record(ctx, c.OrderID, events.StockConfirmed, "", at)

@@ -33,7 +33,7 @@ func TestSecretsAtRest(t *testing.T) {
 			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"payment", "identity"},
 				Extra: []compose.Service{harness.Probe("basket")}})
 			status, _, body := harness.Invoke(t, sys.App("basket"), "payment", http.MethodPost, "tokenize", nil,
-				`{"number":"`+number+`","expiry":"12/39","cvc":"123"}`)
+				`{"orderId":"at-rest-1","number":"`+number+`","expiry":"12/39","cvc":"123"}`)
 			require.Equal(t, http.StatusOK, status, "%s", body)
 			var tok struct{ Token string }
 			require.NoError(t, json.Unmarshal(body, &tok))

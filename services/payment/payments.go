@@ -31,13 +31,13 @@ var (
 	ErrExists = errors.New("authorization written concurrently")
 )
 
-// Store is what payments keeps: card numbers by token and authorizations by
+// Store is what payments keeps: cards by token and authorizations by
 // order (store.go implements it over Dapr state).
 type Store interface {
-	SaveCard(ctx context.Context, token, number string) error
-	// Card returns the number behind token, and false if there is none
+	SaveCard(ctx context.Context, token string, c Card) error
+	// Card returns the card behind token, and false if there is none
 	// (unknown or expired).
-	Card(ctx context.Context, token string) (string, bool, error)
+	Card(ctx context.Context, token string) (Card, bool, error)
 	// Authorization returns the order's authorization with its ETag, and
 	// false if there is none.
 	Authorization(ctx context.Context, orderID string) (contracts.Authorization, string, bool, error)
@@ -52,17 +52,29 @@ type payments struct {
 	log   *slog.Logger
 }
 
-// Tokenize keeps the card's number under a new token, or says what is wrong
-// with the card by field.
-func (p *payments) Tokenize(ctx context.Context, d card.Details) (contracts.TokenizeResult, error) {
-	if problems := d.Problems("", time.Now()); len(problems) > 0 {
+// Card is a tokenized card: its number, and the one order it may pay for.
+type Card struct {
+	Number  string `json:"number"`
+	OrderID string `json:"orderId"`
+}
+
+// maxOrderID bounds an order id (basket's are 24 characters).
+const maxOrderID = 64
+
+// Tokenize keeps the card's number under a new token for the order, or says
+// what is wrong with the card by field.
+func (p *payments) Tokenize(ctx context.Context, req contracts.TokenizeRequest) (contracts.TokenizeResult, error) {
+	if req.OrderID == "" || len(req.OrderID) > maxOrderID {
+		return contracts.TokenizeResult{}, fmt.Errorf("%w: orderId is required (at most %d characters)", ErrInvalid, maxOrderID)
+	}
+	if problems := req.Problems("", time.Now()); len(problems) > 0 {
 		return contracts.TokenizeResult{Errors: problems}, nil
 	}
 	token := "tok_" + randomHex(16)
-	if err := p.store.SaveCard(ctx, token, d.Digits()); err != nil {
+	if err := p.store.SaveCard(ctx, token, Card{Number: req.Digits(), OrderID: req.OrderID}); err != nil {
 		return contracts.TokenizeResult{}, err
 	}
-	return contracts.TokenizeResult{Token: token, Last4: card.Last4(d.Digits())}, nil
+	return contracts.TokenizeResult{Token: token, Last4: card.Last4(req.Digits())}, nil
 }
 
 // Authorize decides on the order's payment once: asked again, it gives the
@@ -74,7 +86,7 @@ func (p *payments) Authorize(ctx context.Context, req contracts.AuthorizeRequest
 	if prev, _, ok, err := p.store.Authorization(ctx, req.OrderID); err != nil || ok {
 		return prev, err
 	}
-	number, ok, err := p.store.Card(ctx, req.Token)
+	c, ok, err := p.store.Card(ctx, req.Token)
 	if err != nil {
 		return contracts.Authorization{}, err
 	}
@@ -82,7 +94,11 @@ func (p *payments) Authorize(ctx context.Context, req contracts.AuthorizeRequest
 	switch {
 	case !ok:
 		a.Approved, a.Reason = false, "unknown_card_token"
-	case number == declinedCard:
+	case c.OrderID != req.OrderID:
+		// A token of another checkout: a forged or replayed event.
+		a.Approved, a.Reason = false, "card_token_not_for_order"
+		p.log.WarnContext(ctx, "card token used for another order", "order", req.OrderID)
+	case c.Number == declinedCard:
 		a.Approved, a.Reason = false, "card_declined"
 	}
 	// First write wins: if a void got there meanwhile, it stands.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -66,10 +67,15 @@ func newPayments() (*payments, *memSidecar) {
 	return &payments{store: &cardStore{dapr: side, store: stateStore}, log: discard}, side
 }
 
-func tokenize(t *testing.T, p *payments, number string) contracts.TokenizeResult {
-	out, err := p.Tokenize(context.Background(), card.Details{Number: number, Expiry: "12/30", CVC: "123"})
+// tokenize asks for a token for number, for the order.
+func tokenize(t *testing.T, p *payments, order, number string) contracts.TokenizeResult {
+	out, err := p.Tokenize(context.Background(), tokenizeRequest(order, number))
 	require.NoError(t, err)
 	return out
+}
+
+func tokenizeRequest(order, number string) contracts.TokenizeRequest {
+	return contracts.TokenizeRequest{OrderID: order, Details: card.Details{Number: number, Expiry: "12/30", CVC: "123"}}
 }
 
 func authorize(t *testing.T, p *payments, order, token string) contracts.Authorization {
@@ -80,7 +86,7 @@ func authorize(t *testing.T, p *payments, order, token string) contracts.Authori
 
 func TestTestCards(t *testing.T) {
 	p, side := newPayments()
-	ok := tokenize(t, p, "4242 4242 4242 4242")
+	ok := tokenize(t, p, "o1", "4242 4242 4242 4242")
 	require.NotEmpty(t, ok.Token)
 	assert.Equal(t, "4242", ok.Last4)
 	for k := range side.kv {
@@ -88,24 +94,30 @@ func TestTestCards(t *testing.T) {
 	}
 	assert.True(t, authorize(t, p, "o1", ok.Token).Approved)
 
-	declined := tokenize(t, p, "4000 0000 0000 0002")
+	declined := tokenize(t, p, "o2", "4000 0000 0000 0002")
 	a := authorize(t, p, "o2", declined.Token)
 	assert.False(t, a.Approved)
 	assert.Equal(t, "card_declined", a.Reason)
 
-	invalid := tokenize(t, p, "4242 4242 4242 4241")
+	invalid := tokenize(t, p, "o4", "4242 4242 4242 4241")
 	assert.Empty(t, invalid.Token)
 	assert.Contains(t, invalid.Errors, "number")
 
 	unknown := authorize(t, p, "o3", "tok_nope")
 	assert.False(t, unknown.Approved)
 	assert.Equal(t, "unknown_card_token", unknown.Reason)
+
+	// A token pays only for the order it was made for: a checkout event
+	// forged with another order's token is declined.
+	stolen := authorize(t, p, "o5", ok.Token)
+	assert.False(t, stolen.Approved)
+	assert.Equal(t, "card_token_not_for_order", stolen.Reason)
 }
 
 func TestAuthorizeIsIdempotentPerOrder(t *testing.T) {
 	p, _ := newPayments()
-	declined := tokenize(t, p, "4000000000000002").Token
-	approved := tokenize(t, p, "4242424242424242").Token
+	declined := tokenize(t, p, "o1", "4000000000000002").Token
+	approved := tokenize(t, p, "o1", "4242424242424242").Token
 	first := authorize(t, p, "o1", declined)
 	again := authorize(t, p, "o1", approved)
 	assert.Equal(t, first, again, "a retried authorization gets the first answer")
@@ -130,7 +142,7 @@ func TestAuthorizeRefusesBadInput(t *testing.T) {
 
 func TestVoid(t *testing.T) {
 	p, _ := newPayments()
-	token := tokenize(t, p, "4242424242424242").Token
+	token := tokenize(t, p, "o1", "4242424242424242").Token
 	ctx := context.Background()
 
 	// An approved authorization is voided; asking again stays declined.
@@ -157,7 +169,7 @@ func TestVoid(t *testing.T) {
 // memStore is an in-memory Store whose calls can fail or race, to reach
 // the branches a sidecar would only show under load.
 type memStore struct {
-	cards map[string]string
+	cards map[string]Card
 	auths map[string]contracts.Authorization
 	etags map[string]int
 	// beforeSave runs before each SaveAuthorization: another caller's write
@@ -170,18 +182,18 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{cards: map[string]string{}, auths: map[string]contracts.Authorization{}, etags: map[string]int{}}
+	return &memStore{cards: map[string]Card{}, auths: map[string]contracts.Authorization{}, etags: map[string]int{}}
 }
 
-func (s *memStore) SaveCard(_ context.Context, token, number string) error {
+func (s *memStore) SaveCard(_ context.Context, token string, c Card) error {
 	if s.failCard != nil {
 		return s.failCard
 	}
-	s.cards[token] = number
+	s.cards[token] = c
 	return nil
 }
 
-func (s *memStore) Card(_ context.Context, token string) (string, bool, error) {
+func (s *memStore) Card(_ context.Context, token string) (Card, bool, error) {
 	n, ok := s.cards[token]
 	return n, ok, s.failCard
 }
@@ -227,8 +239,10 @@ func TestAuthorizeBranches(t *testing.T) {
 		wantErr error
 	}{
 		{name: "approved", want: contracts.Authorization{OrderID: "o1", Approved: true, Amount: money.EUR(1000)}},
-		{name: "declined card", setup: func(s *memStore) { s.cards["tok_a"] = declinedCard },
+		{name: "declined card", setup: func(s *memStore) { s.cards["tok_a"] = Card{Number: declinedCard, OrderID: "o1"} },
 			want: contracts.Authorization{OrderID: "o1", Reason: "card_declined", Amount: money.EUR(1000)}},
+		{name: "another order's token", setup: func(s *memStore) { s.cards["tok_a"] = Card{Number: "4242424242424242", OrderID: "o2"} },
+			want: contracts.Authorization{OrderID: "o1", Reason: "card_token_not_for_order", Amount: money.EUR(1000)}},
 		{name: "expired or unknown token", setup: func(s *memStore) { delete(s.cards, "tok_a") },
 			want: contracts.Authorization{OrderID: "o1", Reason: "unknown_card_token", Amount: money.EUR(1000)}},
 		{name: "a void lands before the authorization is stored: the void stands",
@@ -240,7 +254,7 @@ func TestAuthorizeBranches(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newMemStore()
-			s.cards["tok_a"] = "4242424242424242"
+			s.cards["tok_a"] = Card{Number: "4242424242424242", OrderID: "o1"}
 			if tt.setup != nil {
 				tt.setup(s)
 			}
@@ -315,7 +329,7 @@ func TestTokenize(t *testing.T) {
 	t.Run("card problems by field, nothing stored", func(t *testing.T) {
 		s := newMemStore()
 		p := &payments{store: s, log: discard}
-		out, err := p.Tokenize(context.Background(), card.Details{Number: "4242", Expiry: "13/30", CVC: "1"})
+		out, err := p.Tokenize(context.Background(), contracts.TokenizeRequest{OrderID: "o1", Details: card.Details{Number: "4242", Expiry: "13/30", CVC: "1"}})
 		require.NoError(t, err)
 		assert.Empty(t, out.Token)
 		assert.Equal(t, []string{"cvc", "expiry", "number"}, slices.Sorted(maps.Keys(out.Errors)))
@@ -326,8 +340,17 @@ func TestTokenize(t *testing.T) {
 		s := newMemStore()
 		s.failCard = down
 		p := &payments{store: s, log: discard}
-		_, err := p.Tokenize(context.Background(), card.Details{Number: "4242424242424242", Expiry: "12/30", CVC: "123"})
+		_, err := p.Tokenize(context.Background(), tokenizeRequest("o1", "4242424242424242"))
 		assert.ErrorIs(t, err, down)
+	})
+	t.Run("no order: refused as bad input, nothing stored", func(t *testing.T) {
+		for _, order := range []string{"", strings.Repeat("o", maxOrderID+1)} {
+			s := newMemStore()
+			p := &payments{store: s, log: discard}
+			_, err := p.Tokenize(context.Background(), tokenizeRequest(order, "4242424242424242"))
+			assert.ErrorIs(t, err, ErrInvalid)
+			assert.Empty(t, s.cards)
+		}
 	})
 }
 
@@ -340,7 +363,7 @@ func TestInvocation(t *testing.T) {
 	p, _ := newPayments()
 
 	t.Run("answers JSON", func(t *testing.T) {
-		out, err := call(invocation(discard, p.Tokenize), `{"number":"4242 4242 4242 4242","expiry":"12/30","cvc":"123"}`)
+		out, err := call(invocation(discard, p.Tokenize), `{"orderId":"o1","number":"4242 4242 4242 4242","expiry":"12/30","cvc":"123"}`)
 		require.NoError(t, err)
 		assert.Equal(t, "application/json", out.ContentType)
 		var res contracts.TokenizeResult
@@ -371,8 +394,8 @@ func TestInvocation(t *testing.T) {
 // cards would be lost on upgrade.
 func TestStoredFormat(t *testing.T) {
 	p, side := newPayments()
-	token := tokenize(t, p, "4242 4242 4242 4242").Token
-	assert.Equal(t, "4242424242424242", string(side.kv["card:"+token]))
+	token := tokenize(t, p, "o1", "4242 4242 4242 4242").Token
+	assert.JSONEq(t, `{"number":"4242424242424242","orderId":"o1"}`, string(side.kv["card:"+token]))
 	authorize(t, p, "o1", token)
 	assert.JSONEq(t, `{"orderId":"o1","approved":true,"amount":{"amount":1000,"currency":"EUR"}}`, string(side.kv["authorization:o1"]))
 	_, err := p.Void(context.Background(), contracts.VoidRequest{OrderID: "o1"})

@@ -28,20 +28,28 @@ type cardStore struct {
 }
 
 // SaveCard implements Store.
-func (s *cardStore) SaveCard(ctx context.Context, token, number string) error {
-	if err := s.dapr.SaveState(ctx, s.store, "card:"+token, []byte(number), map[string]string{"ttlInSeconds": "3600"}); err != nil {
+func (s *cardStore) SaveCard(ctx context.Context, token string, c Card) error {
+	b, _ := json.Marshal(c)
+	if err := s.dapr.SaveState(ctx, s.store, "card:"+token, b, map[string]string{"ttlInSeconds": "3600"}); err != nil {
 		return fmt.Errorf("save card: %w", err)
 	}
 	return nil
 }
 
 // Card implements Store.
-func (s *cardStore) Card(ctx context.Context, token string) (string, bool, error) {
+func (s *cardStore) Card(ctx context.Context, token string) (Card, bool, error) {
 	item, err := s.dapr.GetState(ctx, s.store, "card:"+token, nil)
 	if err != nil {
-		return "", false, fmt.Errorf("read card: %w", err)
+		return Card{}, false, fmt.Errorf("read card: %w", err)
 	}
-	return string(item.Value), len(item.Value) > 0, nil
+	if len(item.Value) == 0 {
+		return Card{}, false, nil
+	}
+	var c Card
+	if err := json.Unmarshal(item.Value, &c); err != nil {
+		return Card{}, false, fmt.Errorf("read card: %w", err)
+	}
+	return c, true, nil
 }
 
 // Authorization implements Store.
