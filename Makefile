@@ -13,15 +13,15 @@ endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run test bench crash fuzz dapr deps check generate htmx clean
+.PHONY: run test bench crash fuzz dapr tools deps check generate htmx clean
 
 ## run: build what is missing and start every service (embedded profile)
-run: dapr
+run: dapr tools
 	@go build -o bin/bazaar ./cmd/bazaar
 	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE))
 
 ## test: generated code, formatting, vet, unit and integration tests (both profiles)
-test: dapr deps check
+test: dapr tools deps check
 	go test $(GO_TEST_FLAGS) ./...
 
 ## bench: the measured figures in docs/benchmarks.md
@@ -45,6 +45,15 @@ fuzz:
 	@# The hostile sweep runs against a whole system per worker: one worker.
 	@# Its clock includes the 80 s the worker takes to start the system.
 	go test -run '^$$' -fuzz '^FuzzHostileInput$$' -fuzztime $(HOSTILE_FUZZTIME) -parallel 1 ./services/gateway
+
+## tools: build Jaeger (the local trace backend, tools/jaeger) into bin/
+tools: bin/jaeger
+
+bin/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
+	@mkdir -p bin
+	@echo "Building Jaeger from source (tools/jaeger); the first build takes a few minutes."
+	@start=$$(date +%s); ( cd tools/jaeger && go build -o $(CURDIR)/bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger ) && \
+	  echo "Jaeger built in $$(( $$(date +%s) - start ))s"
 
 ## dapr: build daprd, placement, sentry and scheduler from the pinned Go module
 ifdef OWN_DAPR
@@ -73,6 +82,7 @@ deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/prometheus ] || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing$$missing from Debian's packages…"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -31,6 +31,7 @@ const usage = `usage: bazaar <command> [flags]
 commands:
   run     start every service with its sidecar and wait for Ctrl-C
   status  show what a running bazaar runs, where, and whether it is healthy
+  logs    follow one service's log (app, replicas and sidecars): bazaar logs catalog
   export  write an equivalent Dapr multi-app run file (dapr.yaml)
 
 Run 'bazaar <command> -h' for its flags.`
@@ -45,9 +46,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	file := fs.String("f", "compose.yaml", "the compose file")
 	dataDir := fs.String("data", ".data", "folder for state, certificates and logs (git-ignored)")
 	daprBin := fs.String("dapr-bin", orDefault(getenv("BAZAAR_DAPR_BIN"), "bin"), "folder holding daprd, placement and sentry (env BAZAAR_DAPR_BIN)")
+	toolsBin := fs.String("tools-bin", "bin", "folder holding the tools `make tools` builds (jaeger)")
 	profile := fs.String("profile", getenv("BAZAAR_PROFILE"), "component profile (env BAZAAR_PROFILE; default: the file's)")
 	logLevel := fs.String("log-level", "", "daprd log level (default: the file's)")
 	out := fs.String("o", "dapr.yaml", "export: the file to write")
+	verbose := fs.Bool("verbose", false, "run: show every log line, start-up noise included (it is always in the data folder's logs/)")
+	lines := fs.Int("n", 50, "logs: how many past lines to show first")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -59,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	absTools, err := filepath.Abs(*toolsBin)
+	if err != nil {
+		return err
+	}
 	switch args[0] {
 	case "run":
 		f, err := compose.Load(*file)
@@ -66,7 +74,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return start(ctx, runner.Options{Compose: f, Profile: *profile, Services: fs.Args(), DataDir: absData,
-			DaprBin: absBin, LogLevel: *logLevel, Logs: stdout, Progress: stderr, Color: isTerminal(stdout)}, stdout)
+			DaprBin: absBin, ToolsBin: absTools, LogLevel: *logLevel, Logs: stdout, Progress: stderr, Color: isTerminal(stdout), Verbose: *verbose}, stdout)
+	case "logs":
+		if fs.NArg() != 1 {
+			return errors.New("usage: bazaar logs [-n lines] SERVICE")
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runner.Follow(ctx, absData, fs.Arg(0), *lines, stdout)
 	case "status":
 		st, err := runner.ReadState(absData)
 		if err != nil {
@@ -103,6 +118,9 @@ func start(ctx context.Context, opts runner.Options, stdout io.Writer) error {
 	if gw := sys.App("gateway"); gw != nil {
 		fmt.Fprintf(opts.Progress, "\nBazaar is at %s\n", gw.AppURL())
 	}
+	if sys.TracesURL != "" {
+		fmt.Fprintf(opts.Progress, "Traces: %s/search (Jaeger's API; the shop's admin page draws them), OTLP/HTTP on %s\n", sys.TracesURL, sys.OTLPAddr)
+	}
 	fmt.Fprintln(opts.Progress, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(opts.Progress, "\nstopping…")
@@ -126,6 +144,7 @@ func export(f *compose.File, profile, dataDir, out string, stdout io.Writer) err
 		"PAYMENT_SECRETS_FILE": filepath.Join(dataDir, "secrets", "payment.json"), "NATS_URL": "nats://127.0.0.1:4222", "NATS_TOKEN": "",
 		"REDIS_ADDR": "127.0.0.1:6379", "REDIS_PASSWORD": "",
 		"POSTGRES_CONN": "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
+		"OTLP_ENDPOINT": "127.0.0.1:4318",
 	})
 	if err != nil {
 		return err

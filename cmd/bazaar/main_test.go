@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,27 +49,56 @@ func TestRunStopsEverything(t *testing.T) {
 	cmd.Dir = root
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	defer cmd.Process.Kill()
 
+	// Everything it prints, progress (stderr) and logs (stdout), in order.
+	var mu sync.Mutex
+	var printed []string
+	tableAt := -1 // index of the status table's header
 	healthy := make(chan bool, 1)
-	var seen strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			seen.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "all ") && strings.Contains(sc.Text(), "healthy") {
-				healthy <- true
+	for _, pipe := range []io.Reader{stderr, stdout} {
+		go func() {
+			sc := bufio.NewScanner(pipe)
+			for sc.Scan() {
+				mu.Lock()
+				printed = append(printed, sc.Text())
+				if strings.HasPrefix(sc.Text(), "SERVICE ") && tableAt < 0 {
+					tableAt = len(printed) - 1
+				}
+				mu.Unlock()
+				if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+					healthy <- true
+				}
 			}
-		}
-		close(healthy)
-	}()
-	select {
-	case ok := <-healthy:
-		require.True(t, ok, "bazaar run ended before it was healthy:\n%s", seen.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("not healthy within 2 minutes:\n%s", seen.String())
+		}()
 	}
+	seen := func(from int) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(printed[min(from, len(printed)):], "\n")
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-healthy:
+	case err := <-exited:
+		t.Fatalf("bazaar run ended (%v) before it was healthy:\n%s", err, seen(0))
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("not healthy within 2 minutes:\n%s", seen(0))
+	}
+	mu.Lock()
+	before, idleFrom := tableAt, len(printed)
+	mu.Unlock()
+	t.Logf("%d lines from the start to the status table", before)
+	assert.Less(t, before, 40, "the start is quiet:\n%s", seen(0))
+	assert.Contains(t, seen(0), "Traces: http://127.0.0.1:16686", "it says where the traces are")
+	// Idle for a minute: nothing at all is printed (sidecars, Jaeger and
+	// Prometheus included).
+	time.Sleep(time.Minute)
+	assert.Empty(t, seen(idleFrom), "printed while idle")
 
 	st, err := runner.ReadState(data)
 	require.NoError(t, err)
@@ -82,10 +113,8 @@ func TestRunStopsEverything(t *testing.T) {
 	}
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		assert.NoError(t, err, "bazaar run should exit cleanly on SIGTERM")
 	case <-time.After(30 * time.Second):
 		t.Fatal("bazaar run did not stop within 30s of SIGTERM")
@@ -177,9 +206,15 @@ func TestStartErrors(t *testing.T) {
 	})
 }
 
+// loadCompose is the repository's compose.yaml without Jaeger and
+// Prometheus (TestRunStopsEverything runs them).
 func loadCompose(t testing.TB) *compose.File {
 	f, err := compose.Load(filepath.Join(harness.Root(), "compose.yaml"))
 	require.NoError(t, err)
+	off := false
+	for i := range f.Extensions {
+		f.Extensions[i].Tracing.Enabled, f.Extensions[i].Metrics.Enabled = &off, &off
+	}
 	return f
 }
 

@@ -286,7 +286,7 @@ var css = func(s string) chromedp.CSS { return chromedp.CSS(s) }
 // follows without a reload), register, check out and watch the order get
 // paid; then a declined card; then the same journey with JavaScript off.
 func TestShopInTheBrowser(t *testing.T) {
-	sys := harness.Start(t, harness.Options{Profile: "embedded",
+	sys := harness.Start(t, harness.Options{Profile: "embedded", Tracing: true,
 		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "GATEWAY_RATE_PER_SECOND": "1000"}})
 	base := sys.App("gateway").AppURL()
 	browserCtx := chromium(t)
@@ -409,6 +409,17 @@ func TestShopInTheBrowser(t *testing.T) {
 		assert.Equal(t, "/admin", b.location(), "back where the admin was going")
 		b.shot("admin")
 		b.accessible("admin")
+		b.do("open the paid order's checkout trace", chromedp.Click(css(".ordering-trace-link")), chromedp.WaitVisible(css(".shell-waterfall")))
+		waterfall := b.text(".shell-waterfall")
+		for _, want := range []string{"gateway", "basket", "ordering", "catalog", "payment", "saga reserve-stock", "saga take-payment"} {
+			assert.Contains(t, waterfall, want, "the waterfall shows %s", want)
+		}
+		b.shot("admin-trace")
+		b.accessible("admin-trace")
+		b.do("all recent traces", chromedp.Click(css(`a[href="/admin/traces"]`)), chromedp.WaitVisible(css("#shell-traces-title")))
+		assert.Contains(t, b.text(".shell-table"), "gateway GET /", "requests from outside are listed")
+		b.shot("admin-traces")
+		b.do("back to the admin page", b.open("/admin"), chromedp.WaitVisible(css("#ordering-admin-title")))
 		b.do("ship the paid order", follow(".ordering-table button"))
 		deadline := time.Now().Add(15 * time.Second)
 		for !strings.Contains(b.text(".ordering-table"), "Shipped") {

@@ -12,9 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bazaar-shop/bazaar/internal/contracts"
-
 	"github.com/a-h/templ"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bazaar-shop/bazaar/internal/contracts"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 // Slot is one place on a page that a service's fragment fills.
@@ -111,8 +115,21 @@ func (c *Composer) Fill(r *http.Request, slots map[string]Slot) map[string]Fille
 
 // fetch asks one fragment; body is a form post relayed to it (no deadline
 // but the request's own: a write must not be cut off half way).
-func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values) Filled {
+func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values) (f Filled) {
 	start := time.Now()
+	// One span per slot: the page's trace shows them side by side, each
+	// with its deadline and whether the cache answered.
+	ctx, span := telemetry.Tracer().Start(r.Context(), "slot "+s.Service+"/"+s.Fragment, trace.WithAttributes(
+		attribute.String("slot.deadline", s.Timeout.String()), attribute.Bool("slot.personal", s.Personal)))
+	r = r.WithContext(ctx)
+	cache := "none" // not shareable
+	defer func() {
+		span.SetAttributes(attribute.String("slot.cache", cache), attribute.Int("http.response.status_code", f.Status))
+		if f.Err != nil {
+			span.SetStatus(codes.Error, f.Err.Error())
+		}
+		span.End()
+	}()
 	query := url.Values{}
 	if s.Params != nil {
 		query = s.Params(r)
@@ -131,13 +148,15 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	key := s.Service + " " + target + " " + r.Header.Get("Accept-Language")
 	var stale *cacheEntry
 	if shared {
+		cache = "miss"
 		if e, ok, fresh := c.cache.get(key); fresh {
+			cache = "hit"
 			return Filled{Slot: s, HTML: e.html, Status: http.StatusOK, Styles: e.styles, Elapsed: time.Since(start)}
 		} else if ok {
 			stale = &e
 		}
 	}
-	f := c.ask(r, s, method, target, token, cookies, body)
+	f = c.ask(r, s, method, target, token, cookies, body)
 	f.Elapsed = time.Since(start)
 	switch {
 	case shared && f.OK():
@@ -147,6 +166,7 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	case stale != nil && (f.Err != nil && f.Status == 0 || f.Status >= 500):
 		// The service fails: show what it said last, while it may stand.
 		f.HTML, f.Status, f.Styles, f.Err = stale.html, http.StatusOK, stale.styles, nil
+		cache = "stale"
 	}
 	return f
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gorilla/mux"
 
+	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/fragment"
 )
@@ -29,13 +30,18 @@ type Shell struct {
 	composer *Composer
 	assets   *fragment.Assets
 	status   *statusChecker
+	// verifier checks the admins of the Traces pages; traces reads them.
+	verifier *authn.Verifier
+	traces   *traceReader
 }
 
 // NewServer wires the shell's routes: the pages, their form posts, the
 // status page and the shell's own assets. Like every app, only its sidecar
 // may call it (the gateway reaches it by service invocation).
-func NewServer(log *slog.Logger, cfg daprapp.Config, invoke contracts.Invoker, status *statusChecker) http.Handler {
-	return newShell(log, invoke, status).routes(cfg)
+func NewServer(log *slog.Logger, cfg daprapp.Config, invoke contracts.Invoker, status *statusChecker, verifier *authn.Verifier, traces *traceReader) http.Handler {
+	s := newShell(log, invoke, status)
+	s.verifier, s.traces = verifier, traces
+	return s.routes(cfg)
 }
 
 func newShell(log *slog.Logger, invoke contracts.Invoker, status *statusChecker) *Shell {
@@ -58,6 +64,8 @@ func (s *Shell) routes(cfg daprapp.Config) http.Handler {
 		p.Handle(path, s.relay(page)).Methods(http.MethodPost)
 	}
 	p.Handle("/status", s.statusPage()).Methods(http.MethodGet, http.MethodHead)
+	p.Handle("/admin/traces", s.tracesPage()).Methods(http.MethodGet, http.MethodHead)
+	p.Handle("/admin/traces/{id}", s.tracePage()).Methods(http.MethodGet, http.MethodHead)
 	p.NotFoundHandler = s.errorPage(http.StatusNotFound, "Page not found", "There is nothing at this address.")
 	p.MethodNotAllowedHandler = s.errorPage(http.StatusMethodNotAllowed, "Not here", "This page takes no form.")
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)

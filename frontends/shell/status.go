@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,18 +26,23 @@ var statusServices = []string{"gateway", "identity", "catalog", "basket", "order
 type statusRow struct {
 	Service, Version, Took string
 	Up                     bool
+	// Live figures from Prometheus over the last minute ("—" without it).
+	Rate, P99, Errors string
 }
 
-// statusChecker asks each service for healthz through the sidecars, and
-// the shell's own sidecar for the Dapr runtime's version.
+// statusChecker asks each service for healthz through the sidecars, the
+// shell's own sidecar for the Dapr runtime's version, and Prometheus (when
+// one runs) for each service's live figures.
 type statusChecker struct {
-	invoke   contracts.Invoker
-	metadata string // the shell's sidecar's metadata URL
-	apiToken string
+	invoke     contracts.Invoker
+	metadata   string // the shell's sidecar's metadata URL
+	apiToken   string
+	prometheus string // its base URL, or ""
 }
 
-func newStatusChecker(cfg daprapp.Config, invoke contracts.Invoker) *statusChecker {
-	return &statusChecker{invoke: invoke, metadata: fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", cfg.DaprHTTP), apiToken: cfg.APIToken}
+func newStatusChecker(cfg daprapp.Config, invoke contracts.Invoker, prometheus string) *statusChecker {
+	return &statusChecker{invoke: invoke, metadata: fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", cfg.DaprHTTP), apiToken: cfg.APIToken,
+		prometheus: strings.TrimSuffix(prometheus, "/")}
 }
 
 func (c *statusChecker) check(ctx context.Context) ([]statusRow, string) {
@@ -48,9 +55,72 @@ func (c *statusChecker) check(ctx context.Context) ([]statusRow, string) {
 			rows[i] = c.one(ctx, name)
 		}()
 	}
+	var figures map[string]map[string]float64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		figures = c.figures(ctx)
+	}()
 	runtime := c.runtimeVersion(ctx)
 	wg.Wait()
+	for i := range rows {
+		f := func(what, format string, scale float64) string {
+			v, ok := figures[what][rows[i].Service]
+			if !ok {
+				return "—"
+			}
+			return fmt.Sprintf(format, v*scale)
+		}
+		rows[i].Rate, rows[i].P99, rows[i].Errors = f("rate", "%.2f/s", 1), f("p99", "%.1f ms", 1000), f("errors", "%.2f/s", 1)
+	}
 	return rows, runtime
+}
+
+// liveQueries are the status page's figures per service, over the last
+// minute: requests a second, the 99th percentile, failures (5xx) a second.
+var liveQueries = map[string]string{
+	"rate":   `sum by (service) (rate(bazaar_http_request_duration_seconds_count[1m]))`,
+	"p99":    `histogram_quantile(0.99, sum by (service, le) (rate(bazaar_http_request_duration_seconds_bucket[1m])))`,
+	"errors": `sum by (service) (rate(bazaar_http_request_duration_seconds_count{code=~"5..|Internal|Unavailable|Unknown"}[1m]))`,
+}
+
+// figures asks Prometheus for liveQueries: figure → service → value. It
+// answers nothing when no Prometheus runs or it fails.
+func (c *statusChecker) figures(ctx context.Context) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	if c.prometheus == "" {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for what, q := range liveQueries {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.prometheus+"/api/v1/query?query="+url.QueryEscape(q), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return out
+		}
+		var answer struct {
+			Data struct {
+				Result []struct {
+					Metric map[string]string `json:"metric"`
+					Value  [2]any            `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		out[what] = map[string]float64{}
+		for _, r := range answer.Data.Result {
+			text, _ := r.Value[1].(string)
+			if v, err := strconv.ParseFloat(text, 64); err == nil && !math.IsNaN(v) {
+				out[what][r.Metric["service"]] = v
+			}
+		}
+	}
+	return out
 }
 
 func (c *statusChecker) one(ctx context.Context, name string) statusRow {

@@ -44,6 +44,26 @@ type Extension struct {
 	Profiles       map[string]Profile `yaml:"profiles"`
 	Placement      *bool              `yaml:"placement"`
 	Sentry         *bool              `yaml:"sentry"`
+	Tracing        Tracing            `yaml:"tracing"`
+	Metrics        Metrics            `yaml:"metrics"`
+}
+
+// Metrics is Prometheus, which the runner starts when it is installed
+// (unless enabled is false) to scrape every app and sidecar; its API and
+// page on port (0 picks a free one).
+type Metrics struct {
+	Enabled *bool `yaml:"enabled"`
+	Port    int   `yaml:"port"`
+}
+
+// Tracing is where the sidecars' and the apps' traces go: a Jaeger the
+// runner starts on loopback (on unless enabled is false). A port of 0 is
+// picked free.
+type Tracing struct {
+	Enabled      *bool `yaml:"enabled"`
+	OTLPGRPCPort int   `yaml:"otlp-grpc-port"`
+	OTLPHTTPPort int   `yaml:"otlp-http-port"`
+	QueryPort    int   `yaml:"query-port"`
 }
 
 // Profile is a set of Dapr components, for example embedded (SQLite and an
@@ -369,6 +389,12 @@ func (f *File) validateDapr(e Extension, p string, add func(path, msg string)) {
 	}
 	if len(e.Profiles) == 0 {
 		add(p+".profiles", "at least one profile is required")
+	}
+	for field, port := range map[string]int{"tracing.otlp-grpc-port": e.Tracing.OTLPGRPCPort, "tracing.otlp-http-port": e.Tracing.OTLPHTTPPort,
+		"tracing.query-port": e.Tracing.QueryPort, "metrics.port": e.Metrics.Port} {
+		if port < 0 || port > 65535 {
+			add(p+"."+field, fmt.Sprintf("%d is not a port (0 picks a free one)", port))
+		}
 	}
 	for name, prof := range e.Profiles {
 		pp := p + ".profiles." + name

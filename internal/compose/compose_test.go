@@ -93,6 +93,10 @@ func TestParseErrors(t *testing.T) {
 		{"list expected", replace("    bindings:\n      - port: 5001\n", "    bindings: 5001\n"),
 			`compose.yaml:15: services[0].bindings: expected a list`},
 		{"yaml syntax", "name: [shop\n", `compose.yaml:1:`},
+		{"tracing port out of range", replace("    config: dapr/config.yaml\n", "    config: dapr/config.yaml\n    tracing:\n      query-port: 99999\n"),
+			`compose.yaml:6: extensions[0].tracing.query-port: 99999 is not a port (0 picks a free one)`},
+		{"tracing enabled not a bool", replace("    config: dapr/config.yaml\n", "    config: dapr/config.yaml\n    tracing:\n      enabled: perhaps\n"),
+			`compose.yaml:6: cannot unmarshal`},
 		{"replicas with a fixed port", replace("    bindings:\n      - port: 5001\n", "    replicas: 2\n    bindings:\n      - port: 5001\n"),
 			`services[0].bindings[0].port: a fixed port cannot be shared by several replicas`},
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 // Config is the environment contract between a service and its sidecar.
@@ -34,6 +35,9 @@ type Config struct {
 	AppToken string // APP_API_TOKEN: what the sidecar presents to the app
 	APIToken string // DAPR_API_TOKEN: what the app presents to the sidecar
 	Listen   string // BAZAAR_LISTEN_ADDR, default 127.0.0.1
+	// Metrics is where Prometheus scrapes the app (METRICS_PORT, on
+	// loopback); 0 when none runs.
+	Metrics int
 }
 
 // ConfigFromEnv reads Config; a missing required variable is an error naming it.
@@ -60,6 +64,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		*dst = n
 	}
+	if v := getenv("METRICS_PORT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("METRICS_PORT=%q is not a port", v))
+		}
+		c.Metrics = n
+	}
 	if c.AppID == "" {
 		errs = append(errs, errors.New("APP_ID is required"))
 	}
@@ -76,6 +87,7 @@ func NewClient(c Config) (dapr.Client, error) {
 	token := c.APIToken
 	conn, err := grpc.NewClient(net.JoinHostPort("127.0.0.1", strconv.Itoa(c.DaprGRPC)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		telemetry.GRPCClient(),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			if token != "" {
 				ctx = metadata.AppendToOutgoingContext(ctx, "dapr-api-token", token)
@@ -123,7 +135,7 @@ func RequireAppToken(token string, open ...string) func(http.Handler) http.Handl
 // gracefully.
 func Serve(ctx context.Context, c Config, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           telemetry.Handler(h),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -134,7 +146,7 @@ func Serve(ctx context.Context, c Config, h http.Handler, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.InfoContext(ctx, "listening", "addr", l.Addr().String(), "app_id", c.AppID)
+	log.DebugContext(ctx, "listening", "addr", l.Addr().String(), "app_id", c.AppID)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -183,7 +195,7 @@ type Invoker struct {
 // NewInvoker returns an Invoker for the sidecar in c.
 func NewInvoker(c Config) *Invoker {
 	return &Invoker{base: fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/", c.DaprHTTP), token: c.APIToken,
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+		client: &http.Client{Timeout: 10 * time.Second, Transport: telemetry.Transport(&http.Transport{MaxIdleConnsPerHost: 64}),
 			// A redirect is the callee's answer for the caller to pass on
 			// (post-redirect-get), never something to follow here.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

@@ -9,8 +9,11 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -28,16 +31,27 @@ func Run(ctx context.Context, service string, getenv func(string) string, stdout
 	build func(ctx context.Context, d Deps) (http.Handler, error)) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", service)
+	log := telemetry.NewLogger(stdout, service, getenv)
+	telemetry.Summarize(ctx, log, time.Minute)
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return err
 	}
+	flush, err := telemetry.Setup(ctx, service, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = flush(ctx)
+	}()
 	client, err := NewClient(cfg)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
+	telemetry.ServeMetrics(ctx, cfg.Metrics, log)
 	h, err := build(ctx, Deps{Config: cfg, Client: client, Log: log})
 	if err != nil {
 		return err

@@ -32,6 +32,11 @@ type Options struct {
 	// Replicas, when above 1, runs that many replicas of every service of
 	// compose.yaml but the gateway (test apps stay single).
 	Replicas int
+	// Tracing starts Jaeger and exports every span to it (System.TracesURL),
+	// Metrics starts Prometheus scraping every app and sidecar
+	// (System.MetricsURL); both off by default, so that other tests do not
+	// pay for them.
+	Tracing, Metrics bool
 }
 
 // Probe returns a test app that records the events it receives on topics.
@@ -126,6 +131,12 @@ func Start(t testing.TB, opts Options) *runner.System {
 		names = append(names, e.Name)
 	}
 	// Tests run side by side: every port is picked free, 8080 included.
+	for i := range f.Extensions {
+		if f.Extensions[i].Name == "dapr" {
+			f.Extensions[i].Tracing = compose.Tracing{Enabled: &opts.Tracing}
+			f.Extensions[i].Metrics = compose.Metrics{Enabled: &opts.Metrics}
+		}
+	}
 	for i := range f.Services {
 		f.Services[i].Bindings = nil
 		if opts.Replicas > 1 && f.Services[i].Name != "gateway" && !slices.ContainsFunc(opts.Extra, func(e compose.Service) bool { return e.Name == f.Services[i].Name }) {
@@ -144,7 +155,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sys, err := runner.Start(ctx, runner.Options{
-		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin,
+		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin, ToolsBin: filepath.Join(root, "bin"),
 		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
 	})
 	cleanup := func() {

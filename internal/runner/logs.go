@@ -4,24 +4,46 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 )
 
 // logMux interleaves the output of many processes line by line, each line
 // behind its process's name, so that concurrent writers never split a line.
+// Every line also goes to the process's own file in the logs folder (which
+// `bazaar logs` follows); the terminal is spared the known noise (noise)
+// unless verbose.
 type logMux struct {
-	mu    sync.Mutex
-	out   io.Writer
-	color bool
-	width int
-	next  int
+	mu      sync.Mutex
+	out     io.Writer
+	color   bool
+	verbose bool
+	dir     string // the logs folder; empty: no files
+	width   int
+	next    int
 }
 
 var palette = []string{"36", "33", "35", "32", "34", "91", "96", "93", "95", "92"}
 
-func newLogMux(out io.Writer, color bool) *logMux {
-	return &logMux{out: out, color: color, width: 10}
+func newLogMux(out io.Writer, color, verbose bool, dir string) *logMux {
+	return &logMux{out: out, color: color, verbose: verbose, dir: dir, width: 10}
 }
+
+// noise are the lines that tell a person nothing at every start: the
+// embedded etcd's and the schedulers' start-up chatter, the SDK's and the
+// workflow worker's greetings, warnings about defaults Bazaar chose on
+// purpose. Errors always show.
+var noise = regexp.MustCompile(strings.Join([]string{
+	`"level":"(debug|info|warn)"`, // the scheduler's embedded etcd (zap)
+	`API Token loaded from the environment variable`,
+	`Graceful shutdown timeout is infinite`,
+	`connecting work item listener stream|starting background processor`,
+	`Marking prefixes as undeliverable for one caller`,
+	`application version: git-commit=|ui assets not embedded in the binary`, // Jaeger, built without its web UI
+}, "|"))
 
 // writer returns an io.Writer whose lines appear behind name.
 func (m *logMux) writer(name string) io.Writer {
@@ -32,13 +54,20 @@ func (m *logMux) writer(name string) io.Writer {
 	}
 	c := palette[m.next%len(palette)]
 	m.next++
-	return &prefixWriter{mux: m, name: name, color: c}
+	w := &prefixWriter{mux: m, name: name, color: c}
+	if m.dir != "" {
+		if err := os.MkdirAll(m.dir, 0o700); err == nil {
+			w.file, _ = os.OpenFile(filepath.Join(m.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		}
+	}
+	return w
 }
 
 type prefixWriter struct {
 	mux   *logMux
 	name  string
 	color string
+	file  *os.File // nil: none
 	buf   []byte
 }
 
@@ -64,6 +93,12 @@ func (w *prefixWriter) emit(line []byte) {
 	m := w.mux
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if w.file != nil {
+		_, _ = w.file.Write(append(line, '\n'))
+	}
+	if !m.verbose && noise.Match(line) {
+		return
+	}
 	if m.color {
 		fmt.Fprintf(m.out, "\x1b[%sm%-*s |\x1b[0m %s\n", w.color, m.width, w.name, line)
 	} else {

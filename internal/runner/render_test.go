@@ -30,7 +30,7 @@ func TestRender(t *testing.T) {
 
 func TestLogMuxKeepsLinesWhole(t *testing.T) {
 	var out lockedWriter
-	m := newLogMux(&out, false)
+	m := newLogMux(&out, false, false, "")
 	a, b := m.writer("a"), m.writer("bb")
 	_, _ = a.Write([]byte("hel"))
 	_, _ = b.Write([]byte("one\ntw"))

@@ -35,6 +35,7 @@ type Options struct {
 	Services []string // services to start; empty means all
 	DataDir  string   // state, certificates, rendered components
 	DaprBin  string   // folder holding daprd, placement, sentry and scheduler
+	ToolsBin string   // folder holding the tools built from tools/ (jaeger); empty: DaprBin
 	AppBin   string   // where service binaries are built
 	NoBuild  bool     // AppBin already holds current binaries
 	Env      map[string]string
@@ -42,6 +43,9 @@ type Options struct {
 	Logs     io.Writer // interleaved process output; nil discards it
 	Progress io.Writer // start-up progress and crash reports; nil discards it
 	Color    bool
+	// Verbose shows every line on Logs; otherwise the known start-up noise
+	// goes only to the files in the data folder's logs/.
+	Verbose bool
 	// ReadyTimeout bounds the wait for every service to become healthy.
 	ReadyTimeout time.Duration
 }
@@ -59,6 +63,12 @@ type System struct {
 	RedisAddr     string
 	RedisPassword string
 	PostgresConn  string
+	// TracesURL is Jaeger's query API and page (empty with tracing off);
+	// OTLPAddr is where sidecars and apps send their spans (OTLP/HTTP).
+	TracesURL string
+	OTLPAddr  string
+	// MetricsURL is Prometheus' API and page (empty when none runs).
+	MetricsURL string
 
 	opts     Options
 	mux      *logMux
@@ -80,7 +90,9 @@ type App struct {
 	HTTPPort         int
 	GRPCPort         int
 	InternalGRPCPort int
-	MetricsPort      int
+	MetricsPort      int // the sidecar's
+	// AppMetricsPort is where the app serves its own metrics (loopback).
+	AppMetricsPort int
 	// AppToken is what the sidecar presents to the app (APP_API_TOKEN);
 	// APIToken is what the app presents to the sidecar (DAPR_API_TOKEN).
 	AppToken string
@@ -168,7 +180,7 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	}
 	s := &System{
 		Profile: profile, DataDir: opts.DataDir, opts: opts,
-		mux: newLogMux(opts.Logs, opts.Color), progress: opts.Progress, ports: newPortPool(),
+		mux: newLogMux(opts.Logs, opts.Color, opts.Verbose, filepath.Join(opts.DataDir, "logs")), progress: opts.Progress, ports: newPortPool(),
 	}
 	ok := false
 	defer func() {
@@ -183,6 +195,12 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 		}
 	}
 	if err := s.startServers(ctx, prof.Requires); err != nil {
+		return nil, err
+	}
+	if err := s.startTracing(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.reserveMetrics(); err != nil {
 		return nil, err
 	}
 	if err := s.startControlPlane(ctx); err != nil {
@@ -213,6 +231,9 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 		}
 	}
 	if err := s.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startMetrics(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.writeState(); err != nil {
@@ -614,6 +635,7 @@ func (s *System) renderResources(prof compose.Profile) ([]string, string, error)
 		"REDIS_ADDR":           s.RedisAddr,
 		"REDIS_PASSWORD":       s.RedisPassword,
 		"POSTGRES_CONN":        s.PostgresConn,
+		"OTLP_ENDPOINT":        s.OTLPAddr,
 	})
 }
 
@@ -676,6 +698,18 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 			"APP_API_TOKEN="+a.AppToken,
 			"DAPR_API_TOKEN="+a.APIToken,
 		)
+	}
+	if s.OTLPAddr != "" {
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+s.OTLPAddr, "BAZAAR_TRACES_URL="+s.TracesURL)
+	}
+	if s.MetricsURL != "" {
+		env = append(env, "BAZAAR_METRICS_URL="+s.MetricsURL)
+	}
+	if s.MetricsURL != "" {
+		if a.AppMetricsPort, err = s.ports.free(); err != nil {
+			return nil, err
+		}
+		env = append(env, "METRICS_PORT="+strconv.Itoa(a.AppMetricsPort))
 	}
 	for _, e := range svc.Env {
 		env = append(env, e.Name+"="+e.Value)

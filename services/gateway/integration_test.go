@@ -18,9 +18,16 @@ import (
 )
 
 // TestThroughTheGateway drives the whole system from outside, as a browser
-// or API client does: only the gateway's port, tokens from identity.
+// or API client does: only the gateway's port, tokens from identity; in
+// both profiles.
 func TestThroughTheGateway(t *testing.T) {
-	sys := harness.Start(t, harness.Options{Profile: "embedded",
+	for _, profile := range []string{"embedded", "servers"} {
+		t.Run(profile, func(t *testing.T) { throughTheGateway(t, profile) })
+	}
+}
+
+func throughTheGateway(t *testing.T, profile string) {
+	sys := harness.Start(t, harness.Options{Profile: profile,
 		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "GATEWAY_RATE_PER_SECOND": "1000"}})
 	base := sys.App("gateway").AppURL()
 	origin := http.Header{"Origin": {base}}

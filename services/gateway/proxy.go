@@ -12,15 +12,20 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 // Only these request headers reach a service (plus the ones the gateway
 // sets itself); only these response headers reach the client.
 var (
-	forwardRequest  = []string{"Accept", "Accept-Language", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id", "Traceparent", "Tracestate", "HX-Request"}
+	// No trace context: a request from outside starts its own trace, which
+	// the invoker passes on (telemetry).
+	forwardRequest  = []string{"Accept", "Accept-Language", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id", "HX-Request"}
 	forwardResponse = []string{"Content-Type", "ETag", "Location", "Retry-After", "Cache-Control", "Vary", "HX-Trigger", "HX-Redirect"}
 )
 
@@ -106,7 +111,7 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 			return
 		}
 		if token != "" {
-			if _, err := verifier.Verify(r.Context(), token); err != nil {
+			if err := verify(r.Context(), verifier, token); err != nil {
 				if (to.api || !fromCookie) && !to.signOut {
 					httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusUnauthorized, "invalid_token", "sign in again"))
 					return
@@ -338,4 +343,16 @@ func health(invoke contracts.Invoker) http.Handler {
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(status)
 	})
+}
+
+// verify checks the caller's token, in a span of its own: a verification
+// that has to fetch identity's keys shows in the trace.
+func verify(ctx context.Context, verifier *authn.Verifier, token string) error {
+	ctx, span := telemetry.Tracer().Start(ctx, "verify token")
+	defer span.End()
+	_, err := verifier.Verify(ctx, token)
+	if err != nil {
+		span.SetStatus(codes.Error, "refused")
+	}
+	return err
 }

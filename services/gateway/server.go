@@ -9,6 +9,7 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 // service is where /api/<service>/<rest> goes: app's path prefix + "/" + rest.
@@ -40,5 +41,6 @@ func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verif
 	// The APIs, the fragments, the static files and, for every other path,
 	// the shell's pages (see route).
 	r.PathPrefix("/").Handler(proxy(log, invoke, verifier))
-	return requestID(securityHeaders(proxies.identify(limits.middleware(http.MaxBytesHandler(r, maxBody)))))
+	// Every request from outside starts a trace (telemetry.Edge).
+	return telemetry.Edge(requestID(securityHeaders(proxies.identify(limits.middleware(http.MaxBytesHandler(r, maxBody))))))
 }

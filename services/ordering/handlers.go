@@ -17,6 +17,7 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 	"github.com/bazaar-shop/bazaar/internal/money"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 // Workflows starts and steers saga instances.
@@ -72,7 +73,9 @@ func startSaga(wf Workflows, settings sagaSettings) daprapp.EventHandler {
 		if err := checkCheckout(c); err != nil {
 			return fmt.Errorf("%w: %w", daprapp.ErrPoison, err)
 		}
-		return wf.Start(ctx, settings.input(c))
+		in := settings.input(c)
+		in.Trace = telemetry.TraceParent(ctx)
+		return wf.Start(ctx, in)
 	}
 }
 

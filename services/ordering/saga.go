@@ -5,8 +5,12 @@ import (
 	"time"
 
 	"github.com/dapr/durabletask-go/workflow"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bazaar-shop/bazaar/internal/events"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 // The checkout saga: one durable Dapr Workflow instance per order, with the
@@ -63,6 +67,9 @@ type sagaInput struct {
 	// FirstRetry is the wait before the first retry, doubled each time.
 	Budget     time.Duration `json:"budget"`
 	FirstRetry time.Duration `json:"firstRetry"`
+	// Trace is the checkout's W3C traceparent: each step's span joins the
+	// trace that began with the customer's POST /api/basket/checkout.
+	Trace string `json:"trace,omitempty"`
 }
 
 // sagaSettings are the saga's settings, read once at start.
@@ -82,6 +89,7 @@ type stepInput struct {
 	Status   string          `json:"status,omitempty"` // record-status
 	Reason   string          `json:"reason,omitempty"` // record-status, give-up
 	Void     bool            `json:"void,omitempty"`   // give-up: payment may have been asked
+	Trace    string          `json:"trace,omitempty"`  // sagaInput.Trace
 }
 
 // saga runs the steps as workflow activities.
@@ -109,24 +117,33 @@ func (s *saga) register(r *workflow.Registry) error {
 			return s.steps.giveUp(ctx, in.Checkout, in.Reason, in.At, in.Void)
 		},
 	} {
-		if err := r.AddActivityN(name, activity(a)); err != nil {
+		if err := r.AddActivityN(name, activity(name, a)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// activity adapts a step to the workflow runtime: it decodes the input and
-// bounds one attempt.
-func activity(step func(context.Context, stepInput) (any, error)) workflow.Activity {
+// activity adapts a step to the workflow runtime: it decodes the input,
+// bounds one attempt and traces it as a span of the checkout's trace.
+func activity(name string, step func(context.Context, stepInput) (any, error)) workflow.Activity {
 	return func(ctx workflow.ActivityContext) (any, error) {
 		var in stepInput
 		if err := ctx.GetInput(&in); err != nil {
 			return nil, err
 		}
-		rc, cancel := context.WithTimeout(ctx.Context(), attemptTimeout)
+		rc, cancel := context.WithTimeout(telemetry.WithTraceParent(ctx.Context(), in.Trace), attemptTimeout)
 		defer cancel()
-		return step(rc, in)
+		rc, span := telemetry.Tracer().Start(rc, "saga "+name, trace.WithAttributes(attribute.String("order.id", in.Checkout.OrderID)))
+		defer span.End()
+		start, outcome := time.Now(), "ok"
+		out, err := step(rc, in)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			outcome = "error"
+		}
+		stepDuration.WithLabelValues(name, outcome).Observe(time.Since(start).Seconds())
+		return out, err
 	}
 }
 
@@ -138,7 +155,7 @@ func (s *saga) checkout(ctx *workflow.WorkflowContext) (any, error) {
 	}
 	at := func() string { return ctx.CurrentTimeUTC().Format(time.RFC3339Nano) }
 	step := func(name string, policy *workflow.RetryPolicy, input stepInput, out any) error {
-		input.Checkout, input.At = in.Checkout, at()
+		input.Checkout, input.At, input.Trace = in.Checkout, at(), in.Trace
 		return ctx.CallActivity(name, workflow.WithActivityInput(input), workflow.WithActivityRetryPolicy(policy)).Await(out)
 	}
 	own, remote := untilDone(in.FirstRetry), withinBudget(in.Budget, in.FirstRetry)

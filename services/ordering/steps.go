@@ -68,6 +68,7 @@ func (s steps) createOrder(ctx context.Context, c events.Checkout, at string) er
 	if err := s.orders.Create(ctx, o); err != nil {
 		return err
 	}
+	ordersByStatus.WithLabelValues(events.Submitted, "").Inc()
 	return s.events.StatusChanged(ctx, events.StatusChange{OrderID: c.OrderID, UserID: c.UserID, Status: events.Submitted, Lines: c.Lines, At: at})
 }
 
@@ -92,6 +93,7 @@ func (s steps) record(ctx context.Context, id, status, reason, at string) (Order
 			if err != nil {
 				return Order{}, err
 			}
+			ordersByStatus.WithLabelValues(status, reason).Inc()
 		}
 		return o, s.events.StatusChanged(ctx, events.StatusChange{OrderID: o.ID, UserID: o.UserID, Status: status, Reason: reason, At: at})
 	}

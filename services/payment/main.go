@@ -9,12 +9,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/dapr/go-sdk/service/common"
 	daprgrpc "github.com/dapr/go-sdk/service/grpc"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 func main() {
@@ -37,11 +38,21 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "payment")
+	log := telemetry.NewLogger(os.Stdout, "payment", os.Getenv)
 	cfg, err := daprapp.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
+	flush, err := telemetry.Setup(ctx, "payment", os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = flush(ctx)
+	}()
+	telemetry.ServeMetrics(ctx, cfg.Metrics, log)
 	client, err := daprapp.NewClient(cfg)
 	if err != nil {
 		return err
@@ -51,7 +62,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	server := grpc.NewServer(grpc.UnaryInterceptor(requireAppToken(cfg.AppToken)))
+	server := grpc.NewServer(telemetry.GRPCServer(), grpc.ChainUnaryInterceptor(telemetry.MeasureGRPC, requireAppToken(cfg.AppToken)))
 	svc := daprgrpc.NewServiceWithGrpcServer(lis, server)
 	p := &payments{store: &cardStore{dapr: client, store: stateStore}, log: log}
 	for name, h := range map[string]common.ServiceInvocationHandler{
@@ -69,7 +80,7 @@ func run() error {
 	}); err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "listening", "addr", lis.Addr().String())
+	log.DebugContext(ctx, "listening", "addr", lis.Addr().String())
 	go func() {
 		<-ctx.Done()
 		_ = svc.GracefulStop()

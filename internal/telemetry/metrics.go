@@ -1,0 +1,85 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+)
+
+// Metrics: every app counts its requests per route (rate, errors and
+// duration: RED), and the services add their own (the saga's steps, orders
+// by status). Prometheus scrapes them from a loopback port of their own
+// (METRICS_PORT), never from the app's port, which for the gateway is the
+// public one.
+
+var requestDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "bazaar_http_request_duration_seconds",
+	Help:    "Time to answer an HTTP request, by route, method and status code.",
+	Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+}, []string{"route", "method", "code"})
+
+// measure records each request's duration under its route and status.
+func measure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		took := time.Since(start)
+		requestDuration.WithLabelValues(route(r), r.Method, strconv.Itoa(rec.status)).Observe(took.Seconds())
+		if !quiet(r) {
+			logRequest(r, rec.status, took)
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ServeMetrics serves /metrics on 127.0.0.1:port until ctx ends; a port of
+// 0 serves nothing (no Prometheus runs).
+func ServeMetrics(ctx context.Context, port int, log *slog.Logger) {
+	if port == 0 {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	srv := &http.Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.ErrorContext(ctx, "metrics", "err", err)
+		}
+	}()
+}
+
+// MeasureGRPC records each call a gRPC app answers, like measure does for
+// HTTP: the method as route, the gRPC status as code.
+func MeasureGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	requestDuration.WithLabelValues(info.FullMethod, "grpc", status.Code(err).String()).Observe(time.Since(start).Seconds())
+	return resp, err
+}

@@ -1,0 +1,105 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func TestTraceParentCarriesTheTrace(t *testing.T) {
+	provider := sdktrace.NewTracerProvider()
+	ctx, span := provider.Tracer("test").Start(context.Background(), "checkout")
+	defer span.End()
+	tp := TraceParent(ctx)
+	require.NotEmpty(t, tp)
+	joined := trace.SpanContextFromContext(WithTraceParent(context.Background(), tp))
+	assert.Equal(t, span.SpanContext().TraceID(), joined.TraceID(), "the same trace")
+	assert.Equal(t, span.SpanContext().SpanID(), joined.SpanID(), "the span becomes the parent")
+	assert.Empty(t, TraceParent(context.Background()), "outside any span")
+	assert.Equal(t, context.Background(), WithTraceParent(context.Background(), ""))
+}
+
+func TestLogLinesCarryTheTraceID(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(Logs(slog.NewJSONHandler(&out, nil))).With("service", "x")
+	provider := sdktrace.NewTracerProvider()
+	ctx, span := provider.Tracer("test").Start(context.Background(), "work")
+	log.InfoContext(ctx, "inside")
+	span.End()
+	log.Info("outside")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2)
+	var inside, outside map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &inside))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &outside))
+	assert.Equal(t, span.SpanContext().TraceID().String(), inside["trace_id"])
+	assert.NotContains(t, outside, "trace_id")
+}
+
+func TestRoutesLeaveIDsOut(t *testing.T) {
+	for path, want := range map[string]string{
+		"/orders/abc123/cancel":   "/orders",
+		"/fragments/product-grid": "/fragments/product-grid",
+		"/api/catalog/products/x": "/api/catalog",
+		"/pages/products/y":       "/pages/products",
+		"/":                       "/",
+	} {
+		assert.Equal(t, want, route(httptest.NewRequest(http.MethodGet, path, nil)), path)
+	}
+}
+
+func TestSummaryOncePerPeriodAndNothingWhenIdle(t *testing.T) {
+	var out syncBuffer
+	log := slog.New(slog.NewJSONHandler(&out, nil))
+	window.Lock()
+	window.requests, window.failures, window.durations = 0, 0, nil
+	window.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	Summarize(ctx, log, 100*time.Millisecond)
+	h := measure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	for _, p := range []string{"/a", "/b", "/fail", "/healthz", "/dapr/subscribe"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
+	}
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"msg":"requests"`) }, 2*time.Second, 20*time.Millisecond)
+	time.Sleep(350 * time.Millisecond) // idle periods
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 1, "one summary, then silence: %s", out.String())
+	var summary map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &summary))
+	assert.EqualValues(t, 3, summary["count"], "probes and the sidecar's own calls are not counted")
+	assert.EqualValues(t, 1, summary["failed"])
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
