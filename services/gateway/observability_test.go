@@ -265,6 +265,19 @@ func TestTracesAndMetrics(t *testing.T) {
 			}
 			return nil
 		})
+		// The status page shows each service's live figures from Prometheus
+		// (a rate needs two scrapes).
+		harness.Eventually(t, 45*time.Second, func() error {
+			_, _, body := harness.Call(t, http.MethodGet, base+"/status", nil, "")
+			row := string(body)
+			if i := strings.Index(row, ">gateway<"); i >= 0 {
+				row = row[i:min(len(row), i+600)]
+			}
+			if !strings.Contains(row, "/s</td>") || !strings.Contains(row, " ms</td>") {
+				return fmt.Errorf("no live figures for the gateway yet: %s", row)
+			}
+			return nil
+		})
 		// The apps' own metrics are there: requests per route, saga steps.
 		for _, q := range []string{`bazaar_http_request_duration_seconds_count{service="gateway"}`, `bazaar_saga_step_duration_seconds_count`, `bazaar_orders_total{status="paid"}`} {
 			harness.Eventually(t, 30*time.Second, func() error {
