@@ -304,6 +304,15 @@ func TestShopInTheBrowser(t *testing.T) {
 		assert.Equal(t, "0", b.text(".basket-mini-cart__count[data-count]")[:1])
 		b.shot("product")
 		b.accessible("product")
+		b.do("load the product page whole", b.open("/products/headlamp"), chromedp.WaitVisible(css("#catalog-detail-name")))
+		assert.Equal(t, "Headlamp · Bazaar", b.eval(`document.title`), "the product names the page")
+		assert.Equal(t, "350 lumen, rechargeable, red night mode.", b.eval(`document.querySelector('meta[name="description"]').content`))
+		assert.Equal(t, base+"/products/headlamp", b.eval(`document.querySelector('link[rel="canonical"]').href`))
+		var product map[string]any
+		require.NoError(t, json.Unmarshal([]byte(b.eval(`document.querySelector('script[type="application/ld+json"]').textContent`)), &product))
+		assert.Equal(t, "Product", product["@type"])
+		assert.Equal(t, "headlamp", product["sku"])
+		assert.Equal(t, map[string]any{"@type": "Offer", "priceCurrency": "EUR", "price": "29.00", "availability": "https://schema.org/InStock"}, product["offers"])
 
 		// A marker on window survives only if the page is never reloaded.
 		b.eval(`window.bazaarMarker = "same page"; "ok"`)

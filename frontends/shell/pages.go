@@ -13,7 +13,11 @@ import (
 // Page is one page of the shop: its slots and how its main area is laid out.
 // Every page also has the header's slots (chrome).
 type Page struct {
-	Title string
+	Title       string
+	Description string // for search engines and link previews
+	// Meta names the slot whose fragment may describe the page (its own
+	// title, description and schema.org data; see metaFor).
+	Meta  string
 	Slots func(r *http.Request) map[string]Slot
 	Main  func(View) templ.Component
 }
@@ -84,20 +88,20 @@ func slots(s map[string]Slot) func(*http.Request) map[string]Slot {
 
 // pages maps each route to its page.
 var pages = map[string]Page{
-	"/": {Title: "Shop", Main: homeMain, Slots: slots(map[string]Slot{
+	"/": {Title: "Shop", Meta: "product-grid", Main: homeMain, Slots: slots(map[string]Slot{
 		"product-grid": {Service: "catalog", Fragment: "product-grid", Params: query("category", "q", "page"), Timeout: mainTimeout,
 			Fallback: unavailable("The products cannot be shown right now. Please try again in a moment.")},
 		"recommendations": {Service: "catalog", Fragment: "recommendations", Timeout: headerTimeout},
 	})},
-	"/products/{id}": {Title: "Product", Main: productMain, Slots: slots(map[string]Slot{
+	"/products/{id}": {Title: "Product", Meta: "product-detail", Main: productMain, Slots: slots(map[string]Slot{
 		"product-detail":  {Service: "catalog", Fragment: "product-detail", Params: productID, Timeout: mainTimeout, Required: true},
 		"add-to-cart":     {Service: "basket", Fragment: "add-to-cart", Params: productID, Timeout: mainTimeout, Fallback: unavailable("Adding to the cart is unavailable right now.")},
 		"recommendations": {Service: "catalog", Fragment: "recommendations", Params: productID, Timeout: headerTimeout},
 	})},
-	"/cart": {Title: "Cart", Main: single, Slots: slots(map[string]Slot{
+	"/cart": {Title: "Cart", Description: "Your cart at Bazaar: change quantities, then check out.", Main: single, Slots: slots(map[string]Slot{
 		"main": {Service: "basket", Fragment: "cart", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 	})},
-	"/checkout": {Title: "Checkout", Main: checkoutMain, Slots: slots(map[string]Slot{
+	"/checkout": {Title: "Checkout", Description: "Check out your Bazaar cart: address and card, then follow your order.", Main: checkoutMain, Slots: slots(map[string]Slot{
 		"checkout-form": {Service: "ordering", Fragment: "checkout-form", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 		"cart":          {Service: "basket", Fragment: "cart", Params: fixed(url.Values{"summary": {"1"}}), Timeout: mainTimeout, Personal: true, Fallback: unavailable("The order summary is unavailable right now.")},
 	})},
@@ -108,13 +112,13 @@ var pages = map[string]Page{
 		}
 		return s
 	}},
-	"/orders": {Title: "Your orders", Main: single, Slots: slots(map[string]Slot{
+	"/orders": {Title: "Your orders", Description: "Your Bazaar orders and where each one is.", Main: single, Slots: slots(map[string]Slot{
 		"main": {Service: "ordering", Fragment: "order-history", Timeout: mainTimeout, Personal: true, Required: true},
 	})},
-	"/sign-in": {Title: "Sign in", Main: single, Slots: slots(map[string]Slot{
+	"/sign-in": {Title: "Sign in", Description: "Sign in to Bazaar to check out and follow your orders.", Main: single, Slots: slots(map[string]Slot{
 		"main": {Service: "identity", Fragment: "sign-in", Params: withPage(query("return")), Timeout: mainTimeout, Required: true},
 	})},
-	"/register": {Title: "Create an account", Main: single, Slots: slots(map[string]Slot{
+	"/register": {Title: "Create an account", Description: "Create a Bazaar account to check out and follow your orders.", Main: single, Slots: slots(map[string]Slot{
 		"main": {Service: "identity", Fragment: "register", Params: withPage(query("return")), Timeout: mainTimeout, Required: true},
 	})},
 	"/admin": {Title: "Admin", Main: adminMain, Slots: slots(map[string]Slot{

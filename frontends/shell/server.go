@@ -135,7 +135,7 @@ func (s *Shell) compose(w http.ResponseWriter, r *http.Request, p Page, done map
 				"Part of the shop is unavailable right now. Please try again in a moment.")
 		}
 	}
-	s.write(w, r, status, p.Title, filled, main)
+	s.write(w, r, status, metaFor(r, p, filled), filled, main)
 }
 
 // failureRank orders the ways a required slot fails by what the visitor
@@ -180,8 +180,8 @@ func errorView(status int, title, detail string) func(View) templ.Component {
 
 // write draws the page with the stylesheets its fragments named, and passes
 // on the cookies they set (each service's own).
-func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, title string, filled map[string]Filled, main func(View) templ.Component) {
-	v := View{Title: title, Path: withoutBoundaries(r), Slots: filled, Boundaries: r.URL.Query().Get("boundaries") == "1",
+func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, meta pageMeta, filled map[string]Filled, main func(View) templ.Component) {
+	v := View{Title: meta.Title, Description: meta.Description, Canonical: meta.Canonical, Data: meta.Data, Path: withoutBoundaries(r), Slots: filled, Boundaries: r.URL.Query().Get("boundaries") == "1",
 		Styles: []string{s.assets.URL("shell.css")}, HTMX: s.assets.URL("htmx.min.js"), Icon: s.assets.URL("favicon.svg")}
 	names := make([]string, 0, len(filled))
 	for name := range filled {
@@ -215,7 +215,7 @@ func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, title 
 
 func (s *Shell) errorPage(status int, title, detail string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.write(w, r, status, title, s.composer.Fill(r, chrome(r)), errorView(status, title, detail))
+		s.write(w, r, status, pageMeta{Title: title}, s.composer.Fill(r, chrome(r)), errorView(status, title, detail))
 	})
 }
 

@@ -181,7 +181,7 @@ func (s *Shell) statusPage() http.Handler {
 				status = http.StatusServiceUnavailable
 			}
 		}
-		s.write(w, r, status, "System status", filled, func(View) templ.Component { return statusMain(rows, runtime) })
+		s.write(w, r, status, pageMeta{Title: "System status", Description: "Whether each of Bazaar's services is up, with its version and live figures."}, filled, func(View) templ.Component { return statusMain(rows, runtime) })
 	})
 }
 

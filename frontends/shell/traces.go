@@ -238,12 +238,12 @@ func (s *Shell) adminPage(title string, main func(r *http.Request) (templ.Compon
 				http.Redirect(w, r, "/sign-in?return="+url.QueryEscape(withoutBoundaries(r)), http.StatusSeeOther)
 				return
 			}
-			s.write(w, r, http.StatusForbidden, "Not for you", s.composer.Fill(r, chrome(r)),
+			s.write(w, r, http.StatusForbidden, pageMeta{Title: "Not for you"}, s.composer.Fill(r, chrome(r)),
 				errorView(http.StatusForbidden, "Not for you", "This page is for the shop's admins."))
 			return
 		}
 		c, status := main(r)
-		s.write(w, r, status, title, s.composer.Fill(r, chrome(r)), func(View) templ.Component { return c })
+		s.write(w, r, status, pageMeta{Title: title}, s.composer.Fill(r, chrome(r)), func(View) templ.Component { return c })
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -261,4 +262,39 @@ func parseEuros(s string) (money.Money, error) {
 		return money.Money{}, errPrice
 	}
 	return money.EUR(w*100 + int64(c)), nil
+}
+
+// Page metadata: a fragment describes the page it is the main part of in
+// its root's data-page-* attributes (title, description, and schema.org
+// data as JSON-LD), which the shell puts into the page's head.
+
+// gridMeta describes a listing page.
+func gridMeta(q Query) templ.Attributes {
+	description := "Kitchen, garden, workshop and outdoor goods made to last: cast iron, steel, wood and wool, sent across Europe."
+	if q.Category != "" {
+		description = categoryDescriptions[q.Category]
+	}
+	return templ.Attributes{"data-page-title": gridTitle(q), "data-page-description": description}
+}
+
+var categoryDescriptions = map[string]string{
+	"kitchen":  "Kitchen tools that last: cast iron skillets, chef's knives, pour-over coffee sets, linen aprons and walnut boards.",
+	"garden":   "Garden tools and kit: pruning shears, watering cans, raised beds, kneelers, seed trays and compost bins.",
+	"workshop": "Workshop hand tools: claw hammers, block planes, chisels, folding rules, vises and tool rolls.",
+	"outdoor":  "Outdoor gear: trail backpacks, camping stoves, headlamps, insulated bottles, wool blankets and enamel mugs.",
+}
+
+// productMeta describes a product page, with its schema.org Product data.
+func productMeta(p contracts.Product) templ.Attributes {
+	availability := "https://schema.org/InStock"
+	if p.Stock <= 0 {
+		availability = "https://schema.org/OutOfStock"
+	}
+	data, _ := json.Marshal(map[string]any{
+		"@context": "https://schema.org", "@type": "Product",
+		"sku": p.ID, "name": p.Name, "description": p.Description, "category": p.Category, "image": p.ImageURL,
+		"offers": map[string]any{"@type": "Offer", "priceCurrency": p.Price.Currency,
+			"price": fmt.Sprintf("%d.%02d", p.Price.Amount/100, p.Price.Amount%100), "availability": availability},
+	})
+	return templ.Attributes{"data-page-title": p.Name, "data-page-description": p.Description, "data-page-data": string(data)}
 }

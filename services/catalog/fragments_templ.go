@@ -350,7 +350,7 @@ func productGridFragment(q Query, page ProductPage) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = fragment.Root("catalog", "product-grid", nil).Render(templ.WithChildren(ctx, templ_7745c5c3_Var10), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = fragment.Root("catalog", "product-grid", gridMeta(q)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var10), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -685,7 +685,7 @@ func productDetailFragment(p contracts.Product) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = fragment.Root("catalog", "product-detail", nil).Render(templ.WithChildren(ctx, templ_7745c5c3_Var28), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = fragment.Root("catalog", "product-detail", productMeta(p)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var28), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

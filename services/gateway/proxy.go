@@ -144,6 +144,8 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 		c := clientOf(r)
 		out.Header.Set("X-Forwarded-For", c.ip)
 		out.Header.Set("X-Forwarded-Proto", c.scheme())
+		// The address the browser used: the shell writes canonical links with it.
+		out.Header.Set("X-Forwarded-Host", r.Host)
 		resp, err := invoke.Do(ctx, to.app, out)
 		if err != nil {
 			var maxErr *http.MaxBytesError
