@@ -13,7 +13,7 @@ endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: run test bench crash fuzz dapr tools deps check generate htmx clean
+.PHONY: run test bench crash fuzz lighthouse dapr tools deps check generate htmx clean
 
 ## run: build what is missing and start every service (embedded profile)
 run: dapr tools
@@ -45,6 +45,17 @@ fuzz:
 	@# The hostile sweep runs against a whole system per worker: one worker.
 	@# Its clock includes the 80 s the worker takes to start the system.
 	go test -run '^$$' -fuzz '^FuzzHostileInput$$' -fuzztime $(HOSTILE_FUZZTIME) -parallel 1 ./services/gateway
+
+## lighthouse: Lighthouse scores of four pages of a running shop (start `make run` first; needs npm)
+LIGHTHOUSE_PAGES ?= / /products/headlamp /cart /sign-in
+lighthouse:
+	@[ -x bin/lighthouse/node_modules/.bin/lighthouse ] || npm install --silent --no-audit --no-fund --prefix bin/lighthouse lighthouse@12 >/dev/null
+	@for p in $(LIGHTHOUSE_PAGES); do \
+	  CHROME_PATH=/usr/bin/chromium bin/lighthouse/node_modules/.bin/lighthouse "http://127.0.0.1:8080$$p" --quiet \
+	    --chrome-flags="--headless=new --no-sandbox --disable-gpu" --only-categories=performance,accessibility,best-practices,seo \
+	    --output=json --output-path=bin/lighthouse/report.json || exit 1; \
+	  node -e 'const r=require("./bin/lighthouse/report.json"); console.log(process.argv[1].padEnd(20), Object.values(r.categories).map(c => c.title+" "+Math.round(c.score*100)).join(", "))' "$$p"; \
+	done
 
 ## tools: build Jaeger (the local trace backend, tools/jaeger) into bin/
 tools: bin/jaeger

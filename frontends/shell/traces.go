@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,10 +101,13 @@ type traceSummary struct {
 // recent lists the last traces that went through the gateway (requests
 // from outside), or those of one order's checkout.
 func (t traceReader) recent(ctx context.Context, order string) ([]traceSummary, error) {
-	q := url.Values{"service": {"gateway"}, "limit": {"30"}, "lookback": {"1h"}}
+	// Jaeger's API takes the window's start in microseconds (it ignores a
+	// "lookback"; without a start it searches the last 48 hours).
+	since := func(d time.Duration) string { return strconv.FormatInt(time.Now().Add(-d).UnixMicro(), 10) }
+	q := url.Values{"service": {"gateway"}, "limit": {"30"}, "start": {since(time.Hour)}}
 	if order != "" {
 		b, _ := json.Marshal(map[string]string{"order.id": order})
-		q = url.Values{"service": {"ordering"}, "tags": {string(b)}, "limit": {"5"}, "lookback": {"24h"}}
+		q = url.Values{"service": {"ordering"}, "tags": {string(b)}, "limit": {"5"}, "start": {since(24 * time.Hour)}}
 	}
 	traces, err := t.get(ctx, "/api/traces", q)
 	if err != nil {

@@ -89,8 +89,6 @@ var categories = []string{"kitchen", "garden", "workshop", "outdoor"}
 
 func validCategory(c string) bool { return slices.Contains(categories, c) }
 
-// imageURL is where a product's picture is served (seed.go draws it).
-func imageURL(id string) string { return "/static/catalog/products/" + id + ".svg" }
 
 // ProductInput is a product as an admin writes it (PUT /products/{id},
 // POST /products, the admin form).

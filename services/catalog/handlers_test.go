@@ -187,16 +187,35 @@ func TestUpdateProduct(t *testing.T) {
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 		assert.Equal(t, `"11"`, w.Header().Get("ETag"))
 		assert.Equal(t, int64(3100), f.items["headlamp"].Price.Amount)
-		assert.Equal(t, "/static/catalog/products/headlamp.svg", f.items["headlamp"].ImageURL, "fields not in the update are kept")
+		assert.Equal(t, imageURL("headlamp"), f.items["headlamp"].ImageURL, "fields not in the update are kept")
 	})
 }
 
-func TestProductImageEscapes(t *testing.T) {
-	w := serve(t, newFakeProducts(), http.MethodGet, "/static/catalog/products/chefs-knife.svg", nil, "")
+func TestProductImages(t *testing.T) {
+	for _, p := range seedProducts() {
+		d, ok := illustrations[p.ID]
+		require.True(t, ok, "%s has a drawing", p.ID)
+		body := strings.ToLower(string(d.body))
+		for _, banned := range []string{"<script", "href", "<foreignobject", "<image", " on"} {
+			assert.NotContains(t, body, banned, "%s: a drawing is shapes only", p.ID)
+		}
+		assert.Contains(t, body, "<title>", "%s has a title", p.ID)
+		assert.Equal(t, imagesPath+d.name, p.ImageURL)
+
+		w := serve(t, newFakeProducts(), http.MethodGet, p.ImageURL, nil, "")
+		require.Equal(t, 200, w.Code)
+		assert.Equal(t, "image/svg+xml", w.Header().Get("Content-Type"))
+		assert.Equal(t, "public, max-age=31536000, immutable", w.Header().Get("Cache-Control"), "a hashed name never changes")
+		assert.Equal(t, string(d.body), w.Body.String())
+	}
+	w := serve(t, newFakeProducts(), http.MethodGet, imagesPath+"headlamp.svg", nil, "")
+	require.Equal(t, 200, w.Code, "the name products stored before the drawings still works")
+	assert.Equal(t, "public, max-age=86400", w.Header().Get("Cache-Control"))
+	assert.Equal(t, string(illustrations["headlamp"].body), w.Body.String())
+	w = serve(t, newFakeProducts(), http.MethodGet, imageURL("garden-hose"), nil, "")
 	require.Equal(t, 200, w.Code)
-	assert.Equal(t, "image/svg+xml", w.Header().Get("Content-Type"))
-	assert.Contains(t, w.Body.String(), ">CK<")
-	w = serve(t, newFakeProducts(), http.MethodGet, "/static/catalog/products/unknown.svg", nil, "")
+	assert.Contains(t, w.Body.String(), "No picture yet", "a product nobody drew")
+	w = serve(t, newFakeProducts(), http.MethodGet, imagesPath+"headlamp.png", nil, "")
 	assert.Equal(t, 404, w.Code)
 }
 

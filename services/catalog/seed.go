@@ -1,12 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"html"
-	"net/http"
 	"strings"
-
-	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/money"
@@ -81,35 +76,4 @@ func slug(s string) string {
 		}
 	}
 	return strings.TrimSuffix(b.String(), "-")
-}
-
-// productImage draws a product's picture: a tile in its category's colour
-// with the product's initials, so the shop needs no binary assets.
-func productImage() http.Handler {
-	colours := map[string][2]string{"kitchen": {"#f4e1d2", "#8a4b2a"}, "garden": {"#dcebd5", "#2f6b3a"},
-		"workshop": {"#e3e3ea", "#3d3f5c"}, "outdoor": {"#d6e6ef", "#1f5673"}}
-	byID := map[string]Product{}
-	for _, p := range seedProducts() {
-		byID[p.ID] = p
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := strings.CutSuffix(mux.Vars(r)["file"], ".svg")
-		p, known := byID[id]
-		if !ok || !known {
-			http.NotFound(w, r)
-			return
-		}
-		c := colours[p.Category]
-		initials := ""
-		for _, word := range strings.Fields(p.Name) {
-			if len(initials) < 2 {
-				initials += strings.ToUpper(word[:1])
-			}
-		}
-		w.Header().Set("Content-Type", "image/svg+xml")
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 300"><rect width="400" height="300" fill="%s"/>`+
-			`<text x="200" y="175" font-family="system-ui,sans-serif" font-size="96" font-weight="600" text-anchor="middle" fill="%s">%s</text></svg>`,
-			c[0], c[1], html.EscapeString(initials))
-	})
 }

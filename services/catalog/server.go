@@ -32,7 +32,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, p
 	r.Handle("/products/{id}", getProduct(log, c)).Methods(http.MethodGet)
 	r.Handle("/products", createProduct(log, c)).Methods(http.MethodPost)
 	r.Handle("/products/{id}", updateProduct(log, c)).Methods(http.MethodPut)
-	r.Handle("/static/catalog/products/{file}", productImage()).Methods(http.MethodGet)
+	r.Handle(imagesPath+"{file}", productImages()).Methods(http.MethodGet, http.MethodHead)
 	// The catalog's slice of the shop's pages (see internal/fragment).
 	f := newFragments()
 	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)

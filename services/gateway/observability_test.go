@@ -89,7 +89,7 @@ func ancestors(all map[string]span, id string) []span {
 // tags, until there is one (spans are exported in batches).
 func findTraces(t *testing.T, traces, service, operation string, tags map[string]string) []jaegerTrace {
 	t.Helper()
-	q := url.Values{"service": {service}, "operation": {operation}, "limit": {"20"}, "lookback": {"1h"}}
+	q := url.Values{"service": {service}, "operation": {operation}, "limit": {"20"}}
 	if len(tags) > 0 {
 		b, _ := json.Marshal(tags)
 		q.Set("tags", string(b))
