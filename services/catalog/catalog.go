@@ -89,7 +89,6 @@ var categories = []string{"kitchen", "garden", "workshop", "outdoor"}
 
 func validCategory(c string) bool { return slices.Contains(categories, c) }
 
-
 // ProductInput is a product as an admin writes it (PUT /products/{id},
 // POST /products, the admin form).
 type ProductInput struct {
