@@ -57,8 +57,14 @@ lighthouse:
 	  node -e 'const r=require("./bin/lighthouse/report.json"); console.log(process.argv[1].padEnd(20), Object.values(r.categories).map(c => c.title+" "+Math.round(c.score*100)).join(", "))' "$$p"; \
 	done
 
-## tools: build Jaeger (the local trace backend, tools/jaeger) into bin/
-tools: bin/jaeger
+## tools: build Jaeger (traces, tools/jaeger) and Mailpit (e-mail, tools/mailpit) into bin/
+tools: bin/jaeger bin/mailpit
+
+bin/mailpit: tools/mailpit/go.mod tools/mailpit/go.sum
+	@mkdir -p bin
+	@echo "Building Mailpit from source (tools/mailpit); the first build takes a few minutes."
+	@start=$$(date +%s); ( cd tools/mailpit && go build -o $(CURDIR)/bin/mailpit github.com/axllent/mailpit ) && \
+	  echo "Mailpit built in $$(( $$(date +%s) - start ))s"
 
 bin/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 	@mkdir -p bin

@@ -118,6 +118,9 @@ func start(ctx context.Context, opts runner.Options, stdout io.Writer) error {
 	if gw := sys.App("gateway"); gw != nil {
 		fmt.Fprintf(opts.Progress, "\nBazaar is at %s\n", gw.AppURL())
 	}
+	if sys.MailURL != "" {
+		fmt.Fprintf(opts.Progress, "Mail: %s/api/v1/messages (Mailpit's API; its web UI is not in the Go module), SMTP on %s\n", sys.MailURL, sys.SMTPAddr)
+	}
 	if sys.TracesURL != "" {
 		fmt.Fprintf(opts.Progress, "Traces: %s/search (Jaeger's API; the shop's admin page draws them), OTLP/HTTP on %s\n", sys.TracesURL, sys.OTLPAddr)
 	}
@@ -145,6 +148,7 @@ func export(f *compose.File, profile, dataDir, out string, stdout io.Writer) err
 		"REDIS_ADDR": "127.0.0.1:6379", "REDIS_PASSWORD": "",
 		"POSTGRES_CONN": "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
 		"OTLP_ENDPOINT": "127.0.0.1:4318",
+		"SMTP_HOST":     "127.0.0.1", "SMTP_PORT": "1025",
 	})
 	if err != nil {
 		return err

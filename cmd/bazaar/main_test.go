@@ -214,6 +214,7 @@ func loadCompose(t testing.TB) *compose.File {
 	off := false
 	for i := range f.Extensions {
 		f.Extensions[i].Tracing.Enabled, f.Extensions[i].Metrics.Enabled = &off, &off
+		f.Extensions[i].Mail.SMTPPort, f.Extensions[i].Mail.WebPort = 0, 0
 	}
 	return f
 }

@@ -428,9 +428,20 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.do("all recent traces", chromedp.Click(css(`a[href="/admin/traces"]`)), chromedp.WaitVisible(css("#shell-traces-title")))
 		assert.Contains(t, b.text(".shell-table"), "gateway GET /", "requests from outside are listed")
 		b.shot("admin-traces")
+		b.do("the mail the shop sent", b.open("/admin/mail"), chromedp.WaitVisible(css("#shell-mail-title")))
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(b.text("main"), "is confirmed") {
+			require.True(t, time.Now().Before(deadline), "no order confirmation in the mail: %s", b.text("main"))
+			b.do("look again", chromedp.Sleep(500*time.Millisecond), chromedp.Reload(), chromedp.WaitVisible(css("#shell-mail-title")))
+		}
+		b.shot("admin-mail")
+		b.do("open the confirmation", chromedp.Click(css(".shell-table a")), chromedp.WaitVisible(css(".shell-mail")))
+		assert.Contains(t, b.text(".shell-mail"), "is paid and confirmed")
+		b.shot("admin-mail-message")
+		b.accessible("admin-mail-message")
 		b.do("back to the admin page", b.open("/admin"), chromedp.WaitVisible(css("#ordering-admin-title")))
 		b.do("ship the paid order", follow(".ordering-table button"))
-		deadline := time.Now().Add(15 * time.Second)
+		deadline = time.Now().Add(15 * time.Second)
 		for !strings.Contains(b.text(".ordering-table"), "Shipped") {
 			require.True(t, time.Now().Before(deadline), "the order was not shipped")
 			b.do("look again", chromedp.Sleep(300*time.Millisecond), chromedp.Reload(), chromedp.WaitVisible(css("#ordering-admin-title")))

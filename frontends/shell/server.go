@@ -33,14 +33,15 @@ type Shell struct {
 	// verifier checks the admins of the Traces pages; traces reads them.
 	verifier *authn.Verifier
 	traces   *traceReader
+	mail     *mailReader
 }
 
 // NewServer wires the shell's routes: the pages, their form posts, the
 // status page and the shell's own assets. Like every app, only its sidecar
 // may call it (the gateway reaches it by service invocation).
-func NewServer(log *slog.Logger, cfg daprapp.Config, invoke contracts.Invoker, status *statusChecker, verifier *authn.Verifier, traces *traceReader) http.Handler {
+func NewServer(log *slog.Logger, cfg daprapp.Config, invoke contracts.Invoker, status *statusChecker, verifier *authn.Verifier, traces *traceReader, mail *mailReader) http.Handler {
 	s := newShell(log, invoke, status)
-	s.verifier, s.traces = verifier, traces
+	s.verifier, s.traces, s.mail = verifier, traces, mail
 	return s.routes(cfg)
 }
 
@@ -66,6 +67,8 @@ func (s *Shell) routes(cfg daprapp.Config) http.Handler {
 	p.Handle("/status", s.statusPage()).Methods(http.MethodGet, http.MethodHead)
 	p.Handle("/admin/traces", s.tracesPage()).Methods(http.MethodGet, http.MethodHead)
 	p.Handle("/admin/traces/{id}", s.tracePage()).Methods(http.MethodGet, http.MethodHead)
+	p.Handle("/admin/mail", s.mailPage()).Methods(http.MethodGet, http.MethodHead)
+	p.Handle("/admin/mail/{id}", s.mailMessagePage()).Methods(http.MethodGet, http.MethodHead)
 	p.NotFoundHandler = s.errorPage(http.StatusNotFound, "Page not found", "There is nothing at this address.")
 	p.MethodNotAllowedHandler = s.errorPage(http.StatusMethodNotAllowed, "Not here", "This page takes no form.")
 	return daprapp.RequireAppToken(cfg.AppToken, "/healthz")(r)

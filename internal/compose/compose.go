@@ -46,6 +46,18 @@ type Extension struct {
 	Sentry         *bool              `yaml:"sentry"`
 	Tracing        Tracing            `yaml:"tracing"`
 	Metrics        Metrics            `yaml:"metrics"`
+	Mail           Mail               `yaml:"mail"`
+}
+
+// Mail is where the notification service's e-mails go: a Mailpit the runner
+// starts on loopback (unless enabled is false), or else the SMTP server at
+// host and port.
+type Mail struct {
+	Enabled  *bool  `yaml:"enabled"`
+	SMTPPort int    `yaml:"smtp-port"` // Mailpit's; 0 picks a free one
+	WebPort  int    `yaml:"web-port"`  // Mailpit's API; 0 picks a free one
+	Host     string `yaml:"host"`      // with enabled: false
+	Port     int    `yaml:"port"`      // with enabled: false
 }
 
 // Metrics is Prometheus, which the runner starts when it is installed
@@ -390,8 +402,12 @@ func (f *File) validateDapr(e Extension, p string, add func(path, msg string)) {
 	if len(e.Profiles) == 0 {
 		add(p+".profiles", "at least one profile is required")
 	}
+	if !On(e.Mail.Enabled, true) && (e.Mail.Host == "" || e.Mail.Port == 0) {
+		add(p+".mail", "without Mailpit (enabled: false), host and port of an SMTP server are required")
+	}
 	for field, port := range map[string]int{"tracing.otlp-grpc-port": e.Tracing.OTLPGRPCPort, "tracing.otlp-http-port": e.Tracing.OTLPHTTPPort,
-		"tracing.query-port": e.Tracing.QueryPort, "metrics.port": e.Metrics.Port} {
+		"tracing.query-port": e.Tracing.QueryPort, "metrics.port": e.Metrics.Port,
+		"mail.smtp-port": e.Mail.SMTPPort, "mail.web-port": e.Mail.WebPort, "mail.port": e.Mail.Port} {
 		if port < 0 || port > 65535 {
 			add(p+"."+field, fmt.Sprintf("%d is not a port (0 picks a free one)", port))
 		}

@@ -108,6 +108,16 @@ func ReleasePath(orderID string) string {
 
 // ---- identity ----
 
+// ContactPath is where identity answers a customer's address and name
+// (GET, answers Contact), for the notification service only.
+func ContactPath(userID string) string { return "/users/" + url.PathEscape(userID) + "/contact" }
+
+// Contact is how to reach a customer.
+type Contact struct {
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
 // SignedOutPath lists the sessions signed out before their tokens expired
 // (GET, answers SignedOut), for every verifier of tokens.
 const SignedOutPath = "/sessions/signed-out"

@@ -135,6 +135,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 		if f.Extensions[i].Name == "dapr" {
 			f.Extensions[i].Tracing = compose.Tracing{Enabled: &opts.Tracing}
 			f.Extensions[i].Metrics = compose.Metrics{Enabled: &opts.Metrics}
+			f.Extensions[i].Mail.SMTPPort, f.Extensions[i].Mail.WebPort = 0, 0
 		}
 	}
 	for i := range f.Services {

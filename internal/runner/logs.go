@@ -43,6 +43,7 @@ var noise = regexp.MustCompile(strings.Join([]string{
 	`connecting work item listener stream|starting background processor`,
 	`Marking prefixes as undeliverable for one caller`,
 	`application version: git-commit=|ui assets not embedded in the binary`, // Jaeger, built without its web UI
+	`smtp binding warn: User and password are empty`,                        // Mailpit on loopback takes mail without a login
 }, "|"))
 
 // writer returns an io.Writer whose lines appear behind name.

@@ -69,6 +69,9 @@ type System struct {
 	OTLPAddr  string
 	// MetricsURL is Prometheus' API and page (empty when none runs).
 	MetricsURL string
+	// MailURL is Mailpit's API (empty when mail goes to another server);
+	// SMTPAddr is where the sidecars send e-mail.
+	MailURL, SMTPAddr string
 
 	opts     Options
 	mux      *logMux
@@ -201,6 +204,9 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 		return nil, err
 	}
 	if err := s.reserveMetrics(); err != nil {
+		return nil, err
+	}
+	if err := s.startMail(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startControlPlane(ctx); err != nil {
@@ -626,6 +632,7 @@ func (s *System) renderResources(prof compose.Profile) ([]string, string, error)
 	if err != nil {
 		return nil, "", err
 	}
+	host, port, _ := strings.Cut(s.SMTPAddr, ":")
 	return Render(s.opts.Compose, prof, filepath.Join(s.DataDir, "resources"), map[string]string{
 		"DATA_DIR":             s.DataDir,
 		"SECRETS_FILE":         secrets,
@@ -636,6 +643,8 @@ func (s *System) renderResources(prof compose.Profile) ([]string, string, error)
 		"REDIS_PASSWORD":       s.RedisPassword,
 		"POSTGRES_CONN":        s.PostgresConn,
 		"OTLP_ENDPOINT":        s.OTLPAddr,
+		"SMTP_HOST":            host,
+		"SMTP_PORT":            port,
 	})
 }
 
@@ -704,6 +713,9 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 	}
 	if s.MetricsURL != "" {
 		env = append(env, "BAZAAR_METRICS_URL="+s.MetricsURL)
+	}
+	if s.MailURL != "" {
+		env = append(env, "BAZAAR_MAIL_URL="+s.MailURL)
 	}
 	if s.MetricsURL != "" {
 		if a.AppMetricsPort, err = s.ports.free(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/limit"
 )
 
@@ -44,6 +45,7 @@ var (
 	ErrTooManyAttempts    = errors.New("too many sign-in attempts")
 	ErrInvalidToken       = errors.New("invalid token")
 	ErrAdminOnly          = errors.New("admin only")
+	ErrUnknownUser        = errors.New("no such account")
 	// ErrNotReady means the signing keys are not loaded yet (start-up).
 	ErrNotReady = errors.New("no signing key yet")
 )
@@ -57,6 +59,8 @@ func (e *InvalidError) Error() string { return fmt.Sprintf("invalid input: %v", 
 // over Dapr state).
 type Users interface {
 	Get(ctx context.Context, email string) (User, bool, error)
+	// ByID finds an account by its id (false when there is none).
+	ByID(ctx context.Context, id string) (User, bool, error)
 	// Create stores a new account, or returns ErrEmailTaken.
 	Create(ctx context.Context, u User) error
 }
@@ -348,6 +352,20 @@ func (a *Accounts) RevokeKey(ctx context.Context, token, kid string) error {
 		return ErrAdminOnly
 	}
 	return a.keys.Revoke(ctx, kid)
+}
+
+// Contact is how to reach the account with the given id (for the
+// notification service, which the access policy alone lets ask), or
+// ErrUnknownUser.
+func (a *Accounts) Contact(ctx context.Context, id string) (contracts.Contact, error) {
+	u, ok, err := a.users.ByID(ctx, id)
+	if err != nil {
+		return contracts.Contact{}, err
+	}
+	if !ok {
+		return contracts.Contact{}, ErrUnknownUser
+	}
+	return contracts.Contact{Email: u.Email, Name: u.Name}, nil
 }
 
 // PublicKeys are the keys that verify tokens, for every verifier.

@@ -40,6 +40,17 @@ func (m *memUsers) Get(_ context.Context, email string) (User, bool, error) {
 	return u, ok, m.fail
 }
 
+func (m *memUsers) ByID(_ context.Context, id string) (User, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range m.users {
+		if u.ID == id {
+			return u, true, m.fail
+		}
+	}
+	return User{}, false, m.fail
+}
+
 func (m *memUsers) Create(_ context.Context, u User) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

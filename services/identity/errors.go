@@ -26,6 +26,8 @@ func problem(err error) error {
 		return httpapi.Errorf(http.StatusUnauthorized, "invalid_token", "sign in again")
 	case errors.Is(err, ErrAdminOnly):
 		return httpapi.Errorf(http.StatusForbidden, "admin_only", "only an admin may do this")
+	case errors.Is(err, ErrUnknownUser):
+		return httpapi.Errorf(http.StatusNotFound, "user_not_found", "no account has this id")
 	case errors.Is(err, ErrUnknownKey):
 		return httpapi.Errorf(http.StatusNotFound, "key_not_found", "no signing key has this id")
 	case errors.Is(err, ErrNotReady):

@@ -159,3 +159,16 @@ func clientAddr(r *http.Request) string {
 	f, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ",")
 	return strings.TrimSpace(f)
 }
+
+// contact answers a customer's address (the notification service's only
+// call: the access policy lets no other app reach it).
+func contact(log *slog.Logger, accounts *Accounts) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := accounts.Contact(r.Context(), mux.Vars(r)["id"])
+		if err != nil {
+			httpapi.Fail(w, r, log, problem(err))
+			return
+		}
+		httpapi.JSON(w, http.StatusOK, c)
+	})
+}

@@ -18,6 +18,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, accounts *Accounts) http.Ha
 	r.Handle("/login", login(log, accounts)).Methods(http.MethodPost)
 	r.Handle("/logout", logout(log, accounts)).Methods(http.MethodPost)
 	r.Handle(contracts.SignedOutPath, signedOut(log, accounts)).Methods(http.MethodGet)
+	r.Handle("/users/{id}/contact", contact(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/me", me(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/jwks.json", jwks(log, accounts)).Methods(http.MethodGet)
 	r.Handle("/keys/rotate", rotate(log, accounts)).Methods(http.MethodPost)

@@ -22,6 +22,22 @@ type userStore struct {
 
 func userKey(email string) string { return "user:" + strings.ToLower(email) }
 
+// idKey finds an account's email by its id.
+func idKey(id string) string { return "user-id:" + id }
+
+// ByID implements Users.
+func (s *userStore) ByID(ctx context.Context, id string) (User, bool, error) {
+	item, err := s.dapr.GetState(ctx, s.store, idKey(id), nil)
+	if err != nil || len(item.Value) == 0 {
+		return User{}, false, err
+	}
+	u, ok, err := s.Get(ctx, string(item.Value))
+	if ok && u.ID != id {
+		return User{}, false, nil // an index entry left by an account that is gone
+	}
+	return u, ok, err
+}
+
 // Get implements Users.
 func (s *userStore) Get(ctx context.Context, email string) (User, bool, error) {
 	item, err := s.dapr.GetState(ctx, s.store, userKey(email), nil)
@@ -41,6 +57,11 @@ func (s *userStore) Create(ctx context.Context, u User) error {
 	}
 	if err != nil {
 		return fmt.Errorf("save user: %w", err)
+	}
+	// The id index is written after the account: a crash in between leaves
+	// an account that signs in but that notifications cannot find.
+	if err := s.dapr.SaveStateWithETag(ctx, s.store, idKey(u.ID), []byte(strings.ToLower(u.Email)), "", nil); err != nil {
+		return fmt.Errorf("save user index: %w", err)
 	}
 	return nil
 }

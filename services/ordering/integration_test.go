@@ -343,6 +343,8 @@ func TestCheckoutSaga(t *testing.T) {
 					{"catalog", "payment", http.MethodPost, "tokenize"},
 					{"gateway", "catalog", http.MethodPost, "reservations"},
 					{"gateway", "payment", http.MethodPost, "authorize"},
+					{"basket", "identity", http.MethodGet, "users/x/contact"},
+					{"gateway", "identity", http.MethodGet, "users/x/contact"},
 				} {
 					status, _, body := harness.Invoke(t, sys.App(tt.from), tt.to, tt.method, tt.path, nil, `{}`)
 					assert.Equal(t, http.StatusForbidden, status, "%s → %s %s %s: %s", tt.from, tt.to, tt.method, tt.path, body)
