@@ -10,8 +10,8 @@ import (
 	"github.com/dapr/components-contrib/nameresolution/sqlite"
 	"github.com/dapr/components-contrib/pubsub/jetstream"
 	"github.com/dapr/dapr/cmd/daprd/app"
-	nrLoader "github.com/dapr/dapr/pkg/components/nameresolution"
 	bindingsLoader "github.com/dapr/dapr/pkg/components/bindings"
+	nrLoader "github.com/dapr/dapr/pkg/components/nameresolution"
 	pubsubLoader "github.com/dapr/dapr/pkg/components/pubsub"
 )
 
