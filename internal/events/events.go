@@ -81,6 +81,24 @@ const (
 	PaymentUnavailable = "payment_unavailable"
 )
 
+// ReasonText tells a customer why an order was cancelled (the order page
+// and the cancellation e-mail say the same).
+func ReasonText(reason string) string {
+	switch reason {
+	case PaymentDeclined:
+		return "Your card was declined. Nothing was charged."
+	case StockRejected:
+		return "Some items sold out before we could set them aside. Nothing was charged."
+	case PriceChanged:
+		return "A price changed while you were checking out. Nothing was charged; please check your basket and order again."
+	case UserCancelled:
+		return "You cancelled this order."
+	case CatalogUnavailable, PaymentUnavailable:
+		return "We could not complete this order because part of our shop was unavailable. Nothing was charged; please try again."
+	}
+	return "We could not complete this order. Nothing was charged."
+}
+
 // StatusChange is the payload of order.status-changed.
 type StatusChange struct {
 	OrderID string `json:"orderId"`

@@ -21,13 +21,9 @@ func (s *System) startMail(ctx context.Context) error {
 		s.SMTPAddr = fmt.Sprintf("%s:%d", m.Host, m.Port)
 		return nil
 	}
-	dir := s.opts.ToolsBin
-	if dir == "" {
-		dir = s.opts.DaprBin
-	}
-	bin := filepath.Join(dir, "mailpit")
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("no Mailpit at %s: run `make tools` to build it, or set extensions[dapr].mail in %s", bin, s.opts.Compose.Path)
+	bin, err := s.tool("mailpit", "extensions[dapr].mail (enabled: false, host, port)")
+	if err != nil {
+		return err
 	}
 	what := "mail (" + s.opts.Compose.Path + ")"
 	smtp, err := s.ports.pick(m.SMTPPort, what+" smtp-port")

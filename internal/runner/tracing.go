@@ -25,17 +25,12 @@ func (s *System) startTracing(ctx context.Context) error {
 	if !compose.On(t.Enabled, true) {
 		return nil
 	}
-	dir := s.opts.ToolsBin
-	if dir == "" {
-		dir = s.opts.DaprBin
-	}
-	bin := filepath.Join(dir, "jaeger")
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("no Jaeger at %s: run `make tools` to build it, or set extensions[dapr].tracing.enabled: false in %s", bin, s.opts.Compose.Path)
+	bin, err := s.tool("jaeger", "extensions[dapr].tracing.enabled: false")
+	if err != nil {
+		return err
 	}
 	what := "tracing (" + s.opts.Compose.Path + ")"
 	var ports struct{ OTLPGRPC, OTLPHTTP, Query, QueryGRPC int }
-	var err error
 	if ports.OTLPGRPC, err = s.ports.pick(t.OTLPGRPCPort, what+" otlp-grpc-port"); err != nil {
 		return err
 	}
@@ -64,4 +59,19 @@ func (s *System) startTracing(ctx context.Context) error {
 	s.TracesURL = fmt.Sprintf("http://127.0.0.1:%d", ports.Query)
 	return s.startInfra(ctx, "jaeger", func() *exec.Cmd { return exec.Command(bin, "--config", file) },
 		httpReady(s.TracesURL+"/api/services", 200))
+}
+
+// tool finds a program built from tools/ (`make tools`) in the tools
+// folder; the error says how to build it or what in compose.yaml does
+// without it.
+func (s *System) tool(name, without string) (string, error) {
+	dir := s.opts.ToolsBin
+	if dir == "" {
+		dir = s.opts.DaprBin
+	}
+	bin := filepath.Join(dir, name)
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("no %s at %s: run `make tools` to build it, or set %s in %s", name, bin, without, s.opts.Compose.Path)
+	}
+	return bin, nil
 }

@@ -35,14 +35,7 @@ func FuzzHostileInput(f *testing.F) {
 	buyer := users.Token(f, "fuzz-buyer")
 	admin := users.Admin(f)
 	call := func(t testing.TB, method, path, token, body string, header http.Header) (int, http.Header, []byte) {
-		h := http.Header{"Origin": {base}, "Content-Type": {"application/json"}}
-		for k, v := range header {
-			h[k] = v
-		}
-		if token != "" {
-			h.Set("Authorization", "Bearer "+token)
-		}
-		return harness.Call(t, method, base+path, h, body)
+		return fromOutside(t, base, method, path, token, body, header)
 	}
 	harness.Eventually(f, 30*time.Second, func() error {
 		if status, _, body := call(f, http.MethodPut, "/api/basket/items/headlamp", buyer, `{"quantity":2}`, nil); status != 200 {

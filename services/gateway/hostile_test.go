@@ -35,14 +35,7 @@ func TestHostileInputChangesNothing(t *testing.T) {
 			buyer := users.Token(t, "hostile-buyer")
 			admin := users.Admin(t)
 			call := func(method, path, token, body string, header http.Header) (int, http.Header, []byte) {
-				h := http.Header{"Origin": {base}, "Content-Type": {"application/json"}}
-				for k, v := range header {
-					h[k] = v
-				}
-				if token != "" {
-					h.Set("Authorization", "Bearer "+token)
-				}
-				return harness.Call(t, method, base+path, h, body)
+				return fromOutside(t, base, method, path, token, body, header)
 			}
 			harness.Eventually(t, 30*time.Second, func() error {
 				if status, _, body := call(http.MethodPut, "/api/basket/items/headlamp", buyer, `{"quantity":2}`, nil); status != 200 {
@@ -230,4 +223,17 @@ func mustJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// fromOutside sends a JSON request to the gateway at base as a same-site
+// browser or API client would, with token as bearer when there is one.
+func fromOutside(t testing.TB, base, method, path, token, body string, header http.Header) (int, http.Header, []byte) {
+	h := http.Header{"Origin": {base}, "Content-Type": {"application/json"}}
+	for k, v := range header {
+		h[k] = v
+	}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return harness.Call(t, method, base+path, h, body)
 }

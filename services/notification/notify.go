@@ -89,7 +89,7 @@ func (n *Notifier) compose(c events.StatusChange) (string, func(name string) tem
 	case events.Shipped:
 		return "Your order " + order.Short + " is on its way", func(name string) templ.Component { return shippedMail(name, order) }
 	case events.Cancelled:
-		return "Your order " + order.Short + " is cancelled", func(name string) templ.Component { return cancelledMail(name, order, reasonText(c.Reason)) }
+		return "Your order " + order.Short + " is cancelled", func(name string) templ.Component { return cancelledMail(name, order, events.ReasonText(c.Reason)) }
 	}
 	return "", nil
 }
@@ -108,21 +108,4 @@ func shortID(id string) string {
 		}
 	}
 	return string(b)
-}
-
-// reasonText tells the customer why, in words.
-func reasonText(reason string) string {
-	switch reason {
-	case events.PaymentDeclined:
-		return "Your card was declined. Nothing was charged."
-	case events.StockRejected:
-		return "Some items sold out before we could set them aside. Nothing was charged."
-	case events.PriceChanged:
-		return "A price changed while you were checking out. Nothing was charged; please check your basket and order again."
-	case events.UserCancelled:
-		return "You cancelled this order. Nothing was charged."
-	case events.CatalogUnavailable, events.PaymentUnavailable:
-		return "Part of our shop was unavailable, so we could not complete it. Nothing was charged; please try again."
-	}
-	return "We could not complete it. Nothing was charged."
 }

@@ -277,22 +277,6 @@ func statusText(s string) string {
 	return s
 }
 
-func reasonText(r string) string {
-	switch r {
-	case events.PaymentDeclined:
-		return "Your card was declined. Nothing was charged."
-	case events.StockRejected:
-		return "Some items sold out before we could set them aside. Nothing was charged."
-	case events.PriceChanged:
-		return "A price changed while you were checking out. Nothing was charged; please check your basket and order again."
-	case events.UserCancelled:
-		return "You cancelled this order."
-	case events.CatalogUnavailable, events.PaymentUnavailable:
-		return "We could not complete this order because part of our shop was unavailable. Nothing was charged; please try again."
-	}
-	return r
-}
-
 // shortID is the part of an order id people read out.
 func shortID(id string) string {
 	if len(id) > 10 {
