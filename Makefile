@@ -11,7 +11,10 @@ else
 export BAZAAR_DAPR_BIN := $(CURDIR)/bin
 endif
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-GO_TEST_FLAGS ?= -count=1 -timeout 30m
+# One test package at a time: the integration tests start whole systems
+# (up to 17 processes each) and several bound latency and recovery times,
+# which two packages side by side on 2 cores made flaky.
+GO_TEST_FLAGS ?= -count=1 -timeout 30m -p 1
 
 .PHONY: run test bench crash fuzz lighthouse dapr tools deps check generate htmx clean
 
