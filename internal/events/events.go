@@ -3,7 +3,11 @@
 // publishes it (the embedded broker's stream is built on that rule).
 package events
 
-import "github.com/bazaar-shop/bazaar/internal/money"
+import (
+	"strings"
+
+	"github.com/bazaar-shop/bazaar/internal/money"
+)
 
 // PubSub is the Dapr pub/sub component every service publishes to.
 const PubSub = "events"
@@ -80,6 +84,15 @@ const (
 	CatalogUnavailable = "catalog_unavailable"
 	PaymentUnavailable = "payment_unavailable"
 )
+
+// ShortID is the part of an order id people read out: the order page and
+// the e-mails show the same.
+func ShortID(orderID string) string {
+	if len(orderID) > 10 {
+		orderID = orderID[:10]
+	}
+	return strings.ToUpper(orderID)
+}
 
 // ReasonText tells a customer why an order was cancelled (the order page
 // and the cancellation e-mail say the same).

@@ -82,7 +82,7 @@ func (n *Notifier) StatusChanged(ctx context.Context, c events.StatusChange) err
 // compose picks the message for a status: its subject and its body (for
 // the customer's name); nil for statuses customers are not told about.
 func (n *Notifier) compose(c events.StatusChange) (string, func(name string) templ.Component) {
-	order := orderView{ID: c.OrderID, Short: shortID(c.OrderID), Link: n.shopURL + "/orders/" + c.OrderID}
+	order := orderView{ID: c.OrderID, Short: events.ShortID(c.OrderID), Link: n.shopURL + "/orders/" + c.OrderID}
 	switch c.Status {
 	case events.Paid:
 		return "Your order " + order.Short + " is confirmed", func(name string) templ.Component { return paidMail(name, order) }
@@ -95,17 +95,3 @@ func (n *Notifier) compose(c events.StatusChange) (string, func(name string) tem
 }
 
 type orderView struct{ ID, Short, Link string }
-
-// shortID is the part of an order id people read out (as the shop shows it).
-func shortID(id string) string {
-	if len(id) > 10 {
-		id = id[:10]
-	}
-	b := []byte(id)
-	for i, ch := range b {
-		if ch >= 'a' && ch <= 'z' {
-			b[i] = ch - 'a' + 'A'
-		}
-	}
-	return string(b)
-}

@@ -225,7 +225,7 @@ func shipFromAdmin(log *slog.Logger, f *fragment.Service, o Ordering) http.Handl
 		case errors.Is(err, ErrNotFound):
 			message = "There is no such order."
 		case errors.As(err, &transition):
-			message = "Order " + shortID(order.ID) + " is " + statusText(order.Status) + ": only paid orders ship."
+			message = "Order " + events.ShortID(order.ID) + " is " + statusText(order.Status) + ": only paid orders ship."
 		case err != nil:
 			f.Fail(w, r, log, problem(err))
 			return
@@ -239,7 +239,7 @@ func shipFromAdmin(log *slog.Logger, f *fragment.Service, o Ordering) http.Handl
 			f.Invalid(w, r, adminOrdersFragment(list, page, message))
 			return
 		}
-		f.Done(w, r, page, adminOrdersFragment(list, page, "Order "+shortID(order.ID)+" is on its way."))
+		f.Done(w, r, page, adminOrdersFragment(list, page, "Order "+events.ShortID(order.ID)+" is on its way."))
 	})
 }
 
@@ -275,14 +275,6 @@ func statusText(s string) string {
 		return "Cancelled"
 	}
 	return s
-}
-
-// shortID is the part of an order id people read out.
-func shortID(id string) string {
-	if len(id) > 10 {
-		return strings.ToUpper(id[:10])
-	}
-	return strings.ToUpper(id)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
