@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/harness"
 )
 
@@ -312,7 +314,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(b.eval(`document.querySelector('script[type="application/ld+json"]').textContent`)), &product))
 		assert.Equal(t, "Product", product["@type"])
 		assert.Equal(t, "headlamp", product["sku"])
-		assert.Equal(t, map[string]any{"@type": "Offer", "priceCurrency": "EUR", "price": "29.00", "availability": "https://schema.org/InStock"}, product["offers"])
+		assert.Equal(t, map[string]any{"@type": "Offer", "sku": "headlamp", "priceCurrency": "EUR", "price": "29.00", "availability": "https://schema.org/InStock"}, product["offers"])
 
 		// A marker on window survives only if the page is never reloaded.
 		b.eval(`window.bazaarMarker = "same page"; "ok"`)
@@ -504,6 +506,107 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.shot("paid")
 		b.do("sign out", chromedp.Click(css(".identity-menu__button")), chromedp.WaitVisible(css(`a[href^="/sign-in"]`)))
 		b.shot("signed-out")
+		b.noErrors()
+	})
+
+	// Variants (issue 14): picking one re-renders the fragments of two
+	// services that depend on it, and what ends up in the cart, the order
+	// and the stock is that SKU.
+	stock := func(id string) map[string]int {
+		res, err := http.Get(base + "/api/catalog/products/" + id)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var p contracts.Product
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&p))
+		out := map[string]int{}
+		for _, v := range p.Variants {
+			out[v.SKU] = v.Stock
+		}
+		return out
+	}
+	const knife, small, large = "chefs-knife", "chefs-knife.15-cm", "chefs-knife.24-cm"
+	recommended := func(b *browser) string {
+		return b.eval(`[...document.querySelectorAll(".catalog-recommendations__link span:not([class])")].map(s => s.textContent).join(", ")`)
+	}
+	addsSKU := func(b *browser) string {
+		return b.eval(`document.querySelector('.basket-add input[name="sku"]').value`)
+	}
+
+	t.Run("variants with JavaScript", func(t *testing.T) {
+		before := stock(knife)
+		b := newBrowser(t, browserCtx, base, "variants-javascript", true)
+		b.do("open a product with variants", b.open("/products/"+knife), chromedp.WaitVisible(css(".catalog-variants")))
+		assert.Equal(t, "€45.00", b.text(".catalog-detail__price"), "the first variant in stock is shown")
+		assert.Equal(t, small, addsSKU(b))
+		assert.Equal(t, "In stock", b.text(".catalog-detail .catalog-stock"))
+		assert.Equal(t, "none", b.eval(`getComputedStyle(document.querySelector(".catalog-variants__choose")).display`), "the form's button is for pages without script")
+		smallPicks := recommended(b)
+		b.shot("product-variant-15cm")
+		b.accessible("product with variants")
+
+		b.eval(`window.bazaarMarker = "same page"; "ok"`)
+		b.do("pick the 24 cm knife",
+			chromedp.Click(css(`input[name="sku"][value="`+large+`"]`)),
+			chromedp.WaitVisible(css(`.catalog-detail__price[data-sku="`+large+`"]`)),
+			chromedp.WaitVisible(css(`.basket-add__choice`)))
+		deadline := time.Now().Add(10 * time.Second)
+		for recommended(b) == smallPicks || addsSKU(b) != large {
+			require.True(t, time.Now().Before(deadline), "add-to-cart (%s) or the recommendations (%s) did not follow the variant", addsSKU(b), recommended(b))
+			b.do("wait for the other fragments", chromedp.Sleep(100*time.Millisecond))
+		}
+		assert.Equal(t, "same page", b.eval(`window.bazaarMarker`), "picking a variant reloaded the page")
+		assert.Equal(t, "€89.00", b.text(".catalog-detail__price"))
+		assert.Equal(t, "Only 4 left", b.text(".catalog-detail .catalog-stock"))
+		assert.Equal(t, "24 cm", b.text(".basket-add__choice"))
+		assert.NotEqual(t, smallPicks, recommended(b), "the recommendations follow the variant's price")
+		assert.Equal(t, "/products/"+knife+"?sku="+large, b.location(), "the address names the variant")
+		b.shot("product-variant-24cm")
+		b.accessible("product with another variant")
+
+		b.do("add it to the cart", chromedp.Click(css(".basket-add__button")),
+			chromedp.WaitVisible(css(".basket-add__added")),
+			chromedp.WaitVisible(css(`.basket-mini-cart__count[data-count="1"]`)))
+		assert.Contains(t, b.text(".basket-add__added"), "1 × Chef's Knife (24 cm)")
+		b.do("register", b.open("/register?return=/cart"), register("Vera Variant", "vera.variant@example.com", "a variant's long password"),
+			chromedp.WaitVisible(css(`.basket-cart__line[data-sku="`+large+`"]`)))
+		assert.Equal(t, "Chef's Knife (24 cm)", b.text(".basket-cart__name"))
+		assert.Equal(t, "€89.00", b.text("[data-total]"))
+		b.shot("cart-variant")
+		b.do("check out", chromedp.Click(css(".basket-cart__checkout")), chromedp.WaitVisible(css("#ordering-name")),
+			fillCheckout("3 Variant Way", "1010", "Vienna", "Austria", "4242 4242 4242 4242", "12/30"),
+			chromedp.Click(css(".ordering-form__submit")), chromedp.WaitVisible(css(`[data-status="paid"]`)))
+		assert.Contains(t, b.text("main"), "Chef's Knife (24 cm)", "the order names the variant")
+		b.shot("order-variant")
+
+		after := stock(knife)
+		for sku, n := range before {
+			want := n
+			if sku == large {
+				want = n - 1
+			}
+			assert.Equal(t, want, after[sku], "stock of %s: only the variant ordered is taken", sku)
+		}
+		b.noErrors()
+	})
+
+	t.Run("variants without JavaScript", func(t *testing.T) {
+		b := newBrowser(t, browserCtx, base, "variants-no-javascript", false)
+		b.do("open a product with variants", b.open("/products/"+knife), chromedp.WaitVisible(css(".catalog-variants")))
+		smallPicks := recommended(b)
+		assert.Equal(t, small, addsSKU(b))
+		b.do("pick the 24 cm knife with the form",
+			chromedp.Click(css(`input[name="sku"][value="`+large+`"]`)),
+			follow(".catalog-variants__choose"))
+		assert.Equal(t, "/products/"+knife+"?sku="+large, b.location())
+		assert.Equal(t, "€89.00", b.text(".catalog-detail__price"))
+		assert.Equal(t, large, addsSKU(b))
+		assert.NotEqual(t, smallPicks, recommended(b))
+		b.shot("product-variant-24cm")
+		b.do("add it with a plain form post", follow(".basket-add__button"))
+		assert.Equal(t, "/products/"+knife+"?sku="+large, b.location(), "post-redirect-get back to the variant")
+		b.do("open the cart", b.open("/cart"), chromedp.WaitVisible(css(`.basket-cart__line[data-sku="`+large+`"]`)))
+		assert.Equal(t, "Chef's Knife (24 cm)", b.text(".basket-cart__name"))
+		b.shot("cart-variant")
 		b.noErrors()
 	})
 }

@@ -63,8 +63,15 @@ func query(names ...string) func(r *http.Request) url.Values {
 	}
 }
 
+// productID names the product of a product page, and the variant chosen
+// (?sku=, the picker's plain form and a shared link) for the fragments that
+// depend on it.
 func productID(r *http.Request) url.Values {
-	return url.Values{"id": {mux.Vars(r)["id"]}, "page": {pagePath(r)}}
+	v := url.Values{"id": {mux.Vars(r)["id"]}, "page": {pagePath(r)}}
+	if sku := r.URL.Query().Get("sku"); sku != "" {
+		v.Set("sku", sku)
+	}
+	return v
 }
 
 func orderID(r *http.Request) url.Values { return url.Values{"id": {mux.Vars(r)["id"]}} }

@@ -185,7 +185,7 @@ func errorView(status int, title, detail string) func(View) templ.Component {
 // on the cookies they set (each service's own).
 func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, meta pageMeta, filled map[string]Filled, main func(View) templ.Component) {
 	v := View{Title: meta.Title, Description: meta.Description, Canonical: meta.Canonical, Data: meta.Data, Path: withoutBoundaries(r), Slots: filled, Boundaries: r.URL.Query().Get("boundaries") == "1",
-		Styles: []string{s.assets.URL("shell.css")}, HTMX: s.assets.URL("htmx.min.js"), Icon: s.assets.URL("favicon.svg")}
+		Styles: []string{s.assets.URL("shell.css")}, HTMX: s.assets.URL("htmx.min.js"), Events: s.assets.URL("events.js"), Icon: s.assets.URL("favicon.svg")}
 	names := make([]string, 0, len(filled))
 	for name := range filled {
 		names = append(names, name)

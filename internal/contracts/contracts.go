@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/bazaar-shop/bazaar/internal/card"
 	"github.com/bazaar-shop/bazaar/internal/money"
@@ -54,7 +55,49 @@ type Product struct {
 	Category    string      `json:"category"`
 	Price       money.Money `json:"price"`
 	ImageURL    string      `json:"imageUrl"`
-	Stock       int         `json:"stock"`
+	// Price and Stock of a product with variants are its lowest price
+	// and its variants' stock together: what a listing shows.
+	Stock int `json:"stock"`
+	// Variants, when a product has any, are what is ordered (each by its
+	// SKU); a product without variants is ordered by its id.
+	Variants []Variant `json:"variants,omitempty"`
+}
+
+// Variant is one way a product comes (a size, a colour), with its own SKU,
+// price and stock.
+type Variant struct {
+	SKU   string      `json:"sku"`
+	Label string      `json:"label"`
+	Price money.Money `json:"price"`
+	Stock int         `json:"stock"`
+}
+
+// VariantSKU names a product's variant: the product's id, a dot and the
+// variant's own part. Product ids have no dot, so the product of a SKU is
+// known from the SKU alone (ProductOfSKU).
+func VariantSKU(productID, part string) string { return productID + "." + part }
+
+// ProductOfSKU is the id of the product a SKU belongs to. A product without
+// variants is its own SKU.
+func ProductOfSKU(sku string) string {
+	id, _, _ := strings.Cut(sku, ".")
+	return id
+}
+
+// Variant is what sku orders of p: one of its variants, or, for a product
+// without variants, the product itself (sku is its id). ok is false when
+// sku names nothing p sells; a product with variants is ordered only by a
+// variant's SKU.
+func (p Product) Variant(sku string) (v Variant, ok bool) {
+	if len(p.Variants) == 0 {
+		return Variant{SKU: p.ID, Price: p.Price, Stock: p.Stock}, sku == p.ID
+	}
+	for _, v := range p.Variants {
+		if v.SKU == sku {
+			return v, true
+		}
+	}
+	return Variant{}, false
 }
 
 // ProductPath is the method path of one product.
@@ -70,13 +113,40 @@ type Reservation struct {
 	Lines   []ReservationLine `json:"lines"`
 }
 
-// ReservationLine is one product and how many to hold.
+// DefaultVariant is the variant a product page shows first: the first in
+// stock, else the first; for a product without variants, the product.
+func (p Product) DefaultVariant() Variant {
+	if len(p.Variants) == 0 {
+		v, _ := p.Variant(p.ID)
+		return v
+	}
+	for _, v := range p.Variants {
+		if v.Stock > 0 {
+			return v
+		}
+	}
+	return p.Variants[0]
+}
+
+// ReservationLine is one product (or one variant of it) and how many to
+// hold.
 type ReservationLine struct {
 	ProductID string `json:"productId"`
-	Quantity  int    `json:"quantity"`
+	// SKU is the variant to hold, for a product with variants ("" or the
+	// product's id for one without).
+	SKU      string `json:"sku,omitempty"`
+	Quantity int    `json:"quantity"`
 	// UnitPrice, when given, is the price the customer was shown: a
 	// product whose price is no longer that is not held (PriceChanged).
 	UnitPrice *money.Money `json:"unitPrice,omitempty"`
+}
+
+// Item is what the line orders: its SKU, or the product's id.
+func (l ReservationLine) Item() string {
+	if l.SKU != "" {
+		return l.SKU
+	}
+	return l.ProductID
 }
 
 // Reservation statuses.

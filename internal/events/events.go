@@ -32,12 +32,32 @@ var Topics = []string{CheckoutAccepted, OrderStatusChanged, ProductChanged}
 // handled (a poison message).
 func DeadLetter(topic string) string { return "deadletter." + topic }
 
-// Line is one product of an order.
+// Line is one product of an order, or one variant of it.
 type Line struct {
-	ProductID string      `json:"productId"`
+	ProductID string `json:"productId"`
+	// SKU and Variant (its label) name the variant ordered; both are
+	// empty for a product without variants.
+	SKU       string      `json:"sku,omitempty"`
+	Variant   string      `json:"variant,omitempty"`
 	Name      string      `json:"name"`
 	UnitPrice money.Money `json:"unitPrice"`
 	Quantity  int         `json:"quantity"`
+}
+
+// Item is what the line orders: its SKU, or the product's id.
+func (l Line) Item() string {
+	if l.SKU != "" {
+		return l.SKU
+	}
+	return l.ProductID
+}
+
+// Title names the line for people: the product, and its variant if any.
+func (l Line) Title() string {
+	if l.Variant == "" {
+		return l.Name
+	}
+	return l.Name + " (" + l.Variant + ")"
 }
 
 // Address is where an order goes.

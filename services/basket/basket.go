@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/events"
@@ -27,12 +28,38 @@ import (
 // MaxQuantity is the most of one product a basket may hold.
 const MaxQuantity = 99
 
-// Item is one line of a basket.
+// Item is one line of a basket: a product, or one variant of it.
 type Item struct {
-	ProductID string      `json:"productId"`
+	ProductID string `json:"productId"`
+	// SKU and Variant (its label) name the variant; both are empty for a
+	// product without variants.
+	SKU       string      `json:"sku,omitempty"`
+	Variant   string      `json:"variant,omitempty"`
 	Name      string      `json:"name"`
 	UnitPrice money.Money `json:"unitPrice"`
 	Quantity  int         `json:"quantity"`
+}
+
+// item is the line's identity in the basket: its SKU, or the product's id.
+func (it Item) item() string {
+	if it.SKU != "" {
+		return it.SKU
+	}
+	return it.ProductID
+}
+
+// title names the line for people: the product, and its variant if any.
+func (it Item) title() string {
+	return events.Line{Name: it.Name, Variant: it.Variant}.Title()
+}
+
+// itemOf is the line for n of what sku orders of p.
+func itemOf(p contracts.Product, v contracts.Variant, n int) Item {
+	it := Item{ProductID: p.ID, Name: p.Name, UnitPrice: v.Price, Quantity: n}
+	if v.SKU != p.ID {
+		it.SKU, it.Variant = v.SKU, v.Label
+	}
+	return it
 }
 
 // Basket is a user's or a guest's basket, as stored and (without Merged) as
@@ -64,7 +91,7 @@ func (b Basket) withTotal() Basket {
 
 // set puts quantity of item in the basket; 0 removes it.
 func (b Basket) set(item Item) Basket {
-	i := slices.IndexFunc(b.Items, func(it Item) bool { return it.ProductID == item.ProductID })
+	i := slices.IndexFunc(b.Items, func(it Item) bool { return it.item() == item.item() })
 	switch {
 	case item.Quantity == 0 && i >= 0:
 		b.Items = slices.Delete(slices.Clone(b.Items), i, i+1)
@@ -83,7 +110,7 @@ func (b Basket) without(ordered []events.Line) Basket {
 	items := make([]Item, 0, len(b.Items))
 	for _, it := range b.Items {
 		for _, l := range ordered {
-			if l.ProductID == it.ProductID {
+			if l.Item() == it.item() {
 				it.Quantity -= l.Quantity
 			}
 		}
@@ -95,10 +122,11 @@ func (b Basket) without(ordered []events.Line) Basket {
 	return b.withTotal()
 }
 
-// quantity is how many of a product the basket holds.
-func (b Basket) quantity(id string) int {
+// quantity is how many of a product (or variant: its SKU) the basket
+// holds.
+func (b Basket) quantity(sku string) int {
 	for _, it := range b.Items {
-		if it.ProductID == id {
+		if it.item() == sku {
 			return it.Quantity
 		}
 	}
@@ -189,6 +217,29 @@ type Catalog interface {
 	Product(ctx context.Context, id string) (contracts.Product, error)
 }
 
+// offer looks up what sku orders: a product without variants (by its id)
+// or a product's variant. A product with variants asked for by its id is
+// refused with the variants to choose from.
+func offer(ctx context.Context, catalog Catalog, sku string) (contracts.Product, contracts.Variant, error) {
+	p, err := catalog.Product(ctx, contracts.ProductOfSKU(sku))
+	if err != nil {
+		return contracts.Product{}, contracts.Variant{}, err
+	}
+	v, ok := p.Variant(sku)
+	switch {
+	case ok:
+		return p, v, nil
+	case sku == p.ID:
+		skus := make([]string, len(p.Variants))
+		for i, v := range p.Variants {
+			skus[i] = v.SKU
+		}
+		return p, v, &InvalidError{Fields: map[string]string{"sku": "choose a variant: " + strings.Join(skus, ", ")}}
+	default:
+		return p, v, ErrUnknownProduct
+	}
+}
+
 // Service is the basket's use cases. The JSON API, the fragments and the
 // event handler share it, so each rule is written once.
 type Service struct {
@@ -214,40 +265,45 @@ func (s *Service) Basket(ctx context.Context, owner string) (Basket, error) {
 	return b, err
 }
 
-// Set puts n of a product in owner's basket, with its name and price from
-// catalog; 0 takes it out.
-func (s *Service) Set(ctx context.Context, owner, productID string, n int) (Basket, error) {
-	return s.setLine(ctx, owner, productID, n, false)
+// Set puts n of a product (or of a variant: sku is its SKU) in owner's
+// basket, with its name and price from catalog; 0 takes it out.
+func (s *Service) Set(ctx context.Context, owner, sku string, n int) (Basket, error) {
+	return s.setLine(ctx, owner, sku, n, false)
 }
 
 // Change is Set for a line already in the basket: a product no longer in
 // it (a change sent from an old page) is left out.
-func (s *Service) Change(ctx context.Context, owner, productID string, n int) (Basket, error) {
-	return s.setLine(ctx, owner, productID, n, true)
+func (s *Service) Change(ctx context.Context, owner, sku string, n int) (Basket, error) {
+	return s.setLine(ctx, owner, sku, n, true)
 }
 
-// Remove takes a product out of owner's basket.
-func (s *Service) Remove(ctx context.Context, owner, productID string) (Basket, error) {
-	return s.setLine(ctx, owner, productID, 0, false)
+// Remove takes a product (or variant) out of owner's basket.
+func (s *Service) Remove(ctx context.Context, owner, sku string) (Basket, error) {
+	return s.setLine(ctx, owner, sku, 0, false)
 }
 
-func (s *Service) setLine(ctx context.Context, owner, productID string, n int, onlyPresent bool) (Basket, error) {
+func (s *Service) setLine(ctx context.Context, owner, sku string, n int, onlyPresent bool) (Basket, error) {
 	if err := checkQuantity(n, 0); err != nil {
 		return Basket{}, err
 	}
-	item := Item{ProductID: productID, Quantity: n}
+	// A line to take out needs no catalog: it is named as the basket
+	// holds it.
+	item := Item{ProductID: contracts.ProductOfSKU(sku), Quantity: n}
+	if sku != item.ProductID {
+		item.SKU = sku
+	}
 	if n > 0 {
-		p, err := s.catalog.Product(ctx, productID)
+		p, v, err := offer(ctx, s.catalog, sku)
 		if err != nil {
 			return Basket{}, err
 		}
-		if n > p.Stock {
-			return Basket{}, &StockError{Stock: p.Stock}
+		if n > v.Stock {
+			return Basket{}, &StockError{Stock: v.Stock}
 		}
-		item.Name, item.UnitPrice = p.Name, p.Price
+		item = itemOf(p, v, n)
 	}
 	return s.update(ctx, owner, func(b Basket) (Basket, error) {
-		if onlyPresent && b.quantity(productID) == 0 {
+		if onlyPresent && b.quantity(sku) == 0 {
 			return b, nil
 		}
 		return b.set(item), nil
@@ -263,17 +319,17 @@ type Added struct {
 	Guest string
 }
 
-// Add adds n of a product to owner's basket, on top of what it holds. A
+// Add adds n of a product (or variant: sku) to owner's basket, on top of what it holds. A
 // visitor without a basket (owner "") gets a new guest basket, but only
 // once the addition is accepted.
 //
 // client is the visitor's address: each may start only so many guest
 // baskets in a while (ErrTooManyGuests).
-func (s *Service) Add(ctx context.Context, owner, client, productID string, n int) (Added, error) {
+func (s *Service) Add(ctx context.Context, owner, client, sku string, n int) (Added, error) {
 	if err := checkQuantity(n, 1); err != nil {
 		return Added{}, err
 	}
-	p, err := s.catalog.Product(ctx, productID)
+	p, v, err := offer(ctx, s.catalog, sku)
 	if err != nil {
 		return Added{}, err
 	}
@@ -292,14 +348,14 @@ func (s *Service) Add(ctx context.Context, owner, client, productID string, n in
 		owner = guestOwner(a.Guest)
 	}
 	if _, err := s.update(ctx, owner, func(b Basket) (Basket, error) {
-		had := b.quantity(p.ID)
+		had := b.quantity(sku)
 		switch total := had + n; {
-		case total > p.Stock:
-			return b, &StockError{Stock: p.Stock, InCart: had}
+		case total > v.Stock:
+			return b, &StockError{Stock: v.Stock, InCart: had}
 		case total > MaxQuantity:
 			return b, &LimitError{InCart: had}
 		default:
-			a.Item = Item{ProductID: p.ID, Name: p.Name, UnitPrice: p.Price, Quantity: total}
+			a.Item = itemOf(p, v, total)
 			return b.set(a.Item), nil
 		}
 	}); err != nil {
@@ -345,7 +401,7 @@ func (s *Service) MergeGuest(ctx context.Context, guest, user string) error {
 			return b, nil
 		}
 		for _, it := range g.Items {
-			it.Quantity = min(it.Quantity+b.quantity(it.ProductID), MaxQuantity)
+			it.Quantity = min(it.Quantity+b.quantity(it.item()), MaxQuantity)
 			b = b.set(it)
 		}
 		b.Merged = append(b.Merged[max(0, len(b.Merged)-4):], mark)

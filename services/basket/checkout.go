@@ -126,12 +126,13 @@ func (s *Service) Checkout(ctx context.Context, user, key string, in CheckoutReq
 	}
 	c := events.Checkout{OrderID: id, UserID: user, Address: in.Address, Total: money.EUR(0)}
 	for _, it := range b.Items {
-		p, err := s.catalog.Product(ctx, it.ProductID)
+		p, v, err := offer(ctx, s.catalog, it.item())
 		if err != nil {
 			return "", err
 		}
-		c.Lines = append(c.Lines, events.Line{ProductID: p.ID, Name: p.Name, UnitPrice: p.Price, Quantity: it.Quantity})
-		c.Total, _ = c.Total.Plus(p.Price.Times(it.Quantity))
+		line := itemOf(p, v, it.Quantity)
+		c.Lines = append(c.Lines, events.Line{ProductID: p.ID, SKU: line.SKU, Variant: line.Variant, Name: p.Name, UnitPrice: v.Price, Quantity: it.Quantity})
+		c.Total, _ = c.Total.Plus(v.Price.Times(it.Quantity))
 	}
 	// The token is good for this order only: payment refuses it for any
 	// other, so a forged event cannot spend it.

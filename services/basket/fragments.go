@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ const guestCookieLife = 30 * 24 * time.Hour
 func newFragments() *fragment.Service {
 	return fragment.NewService("basket", staticFiles, "basket.css",
 		fragment.Spec{Name: "mini-cart", Description: "item count and total, for the header", Cache: fragment.Public},
-		fragment.Spec{Name: "add-to-cart", Description: "quantity and add button for one product", Params: []string{"id", "page"}, Cache: fragment.Public, Actions: []string{"POST"}},
+		fragment.Spec{Name: "add-to-cart", Description: "quantity and add button for one product or variant; follows catalog-variant-selected", Params: []string{"id", "sku", "page"}, Cache: fragment.Public, Actions: []string{"POST"}},
 		fragment.Spec{Name: "cart", Description: "the lines, with change and remove; summary=1 is read-only", Params: []string{"page", "summary"}, Cache: fragment.Personal, Actions: []string{"POST"}},
 	)
 }
@@ -112,13 +113,32 @@ func miniCartHandler(log *slog.Logger, f *fragment.Service, svc *Service) http.H
 
 // addToCartView is the add-to-cart form: what was asked and what came of it.
 type addToCartView struct {
-	ProductID, Page, Quantity string
-	Added, Error              string
+	// SKU is what the form adds (a product's id, or a variant's SKU);
+	// Variant is the variant's label.
+	ProductID, SKU, Variant string
+	Page, Quantity          string
+	Added, Error            string
 }
 
-func addToCartHandler(f *fragment.Service) http.Handler {
+// variantSelected is catalog's event when a variant is picked on a product
+// page, with the variant's sku: the form follows it.
+const variantSelected = "catalog-variant-selected"
+
+// addToCartHandler renders the form for the variant sku of product id (the
+// catalog's default one when sku is missing or not the product's).
+func addToCartHandler(log *slog.Logger, f *fragment.Service, catalog Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := addToCartView{ProductID: r.URL.Query().Get("id"), Page: fragment.Page(r), Quantity: "1"}
+		q := r.URL.Query()
+		p, err := catalog.Product(r.Context(), q.Get("id"))
+		if err != nil {
+			f.Fail(w, r, log, problem(err))
+			return
+		}
+		chosen, ok := p.Variant(q.Get("sku"))
+		if !ok {
+			chosen = p.DefaultVariant()
+		}
+		v := addToCartView{ProductID: p.ID, SKU: chosen.SKU, Variant: chosen.Label, Page: fragment.Page(r), Quantity: "1"}
 		f.Write(w, r, http.StatusOK, fragment.Public, addToCartFragment(v))
 	})
 }
@@ -127,7 +147,11 @@ func addToCartHandler(f *fragment.Service) http.Handler {
 // basket (and its cookie) when there is none.
 func addToCart(log *slog.Logger, f *fragment.Service, svc *Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := addToCartView{ProductID: r.PostFormValue("id"), Page: fragment.Page(r), Quantity: strings.TrimSpace(r.PostFormValue("quantity"))}
+		v := addToCartView{ProductID: r.PostFormValue("id"), SKU: r.PostFormValue("sku"), Variant: r.PostFormValue("variant"),
+			Page: fragment.Page(r), Quantity: strings.TrimSpace(r.PostFormValue("quantity"))}
+		if v.SKU == "" {
+			v.SKU = v.ProductID // a form from before variants
+		}
 		n, err := strconv.Atoi(v.Quantity)
 		if err != nil {
 			v.Error = wholeNumber(1)
@@ -140,7 +164,7 @@ func addToCart(log *slog.Logger, f *fragment.Service, svc *Service) http.Handler
 			return
 		}
 		client, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ",")
-		added, err := svc.Add(r.Context(), who, strings.TrimSpace(client), v.ProductID, n)
+		added, err := svc.Add(r.Context(), who, strings.TrimSpace(client), v.SKU, n)
 		if msg, ok := refusal(err, 1); ok {
 			v.Error = msg
 			f.Invalid(w, r, addToCartFragment(v))
@@ -153,7 +177,7 @@ func addToCart(log *slog.Logger, f *fragment.Service, svc *Service) http.Handler
 		if added.Guest != "" {
 			keepGuest(w, added.Guest)
 		}
-		v.Added, v.Quantity = strconv.Itoa(n)+" × "+added.Item.Name, "1"
+		v.Added, v.Quantity = strconv.Itoa(n)+" × "+added.Item.title(), "1"
 		f.Done(w, r, v.Page, addToCartFragment(v), updatedEvent)
 	})
 }
@@ -201,7 +225,7 @@ type cartView struct {
 }
 
 func (v cartView) quantity(it Item) string {
-	if q, ok := v.Typed[it.ProductID]; ok {
+	if q, ok := v.Typed[it.item()]; ok {
 		return q
 	}
 	return strconv.Itoa(it.Quantity)
@@ -260,4 +284,19 @@ func changeCart(log *slog.Logger, f *fragment.Service, svc *Service) http.Handle
 		}
 		f.Done(w, r, page, cartFragment(cartView{Basket: b, Page: page}), updatedEvent)
 	})
+}
+
+// productURL is the product page of a line, showing its variant.
+func productURL(it Item) string {
+	u := "/products/" + url.PathEscape(it.ProductID)
+	if it.SKU != "" {
+		u += "?" + url.Values{"sku": {it.SKU}}.Encode()
+	}
+	return u
+}
+
+// refetchURL is where the add-to-cart form fetches itself again for
+// another variant of the same product.
+func (v addToCartView) refetchURL() string {
+	return "/fragments/basket/add-to-cart?" + url.Values{"id": {v.ProductID}, "page": {v.Page}}.Encode()
 }

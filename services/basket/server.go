@@ -28,7 +28,7 @@ func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, s
 	f := newFragments()
 	r.Handle("/fragments", f.Manifest()).Methods(http.MethodGet)
 	r.Handle("/fragments/mini-cart", miniCartHandler(log, f, svc)).Methods(http.MethodGet)
-	r.Handle("/fragments/add-to-cart", addToCartHandler(f)).Methods(http.MethodGet)
+	r.Handle("/fragments/add-to-cart", addToCartHandler(log, f, svc.catalog)).Methods(http.MethodGet)
 	r.Handle("/fragments/add-to-cart", addToCart(log, f, svc)).Methods(http.MethodPost)
 	r.Handle("/fragments/cart", cartHandler(log, f, svc)).Methods(http.MethodGet)
 	r.Handle("/fragments/cart", changeCart(log, f, svc)).Methods(http.MethodPost)

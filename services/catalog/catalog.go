@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,22 @@ type Product struct {
 	// Holds is the stock held for orders being paid, by order id. It is
 	// stored with the product but never shown (see public).
 	Holds map[string]int `json:"holds,omitempty"`
+}
+
+// variant is what sku orders of p and its index in p.Variants (-1 for a
+// product without variants); see contracts.Product.Variant.
+func (p Product) variant(sku string) (contracts.Variant, int, bool) {
+	v, ok := p.Variant(sku)
+	return v, slices.IndexFunc(p.Variants, func(v contracts.Variant) bool { return v.SKU == sku }), ok
+}
+
+// restock adds n (or takes -n) to the stock of variant i, or of a product
+// without variants (i is -1), and to the product's own count.
+func (p *Product) restock(i, n int) {
+	if i >= 0 {
+		p.Variants[i].Stock += n
+	}
+	p.Stock += n
 }
 
 // public is the product as the API and the pages show it.
@@ -90,15 +107,28 @@ var categories = []string{"kitchen", "garden", "workshop", "outdoor"}
 func validCategory(c string) bool { return slices.Contains(categories, c) }
 
 // ProductInput is a product as an admin writes it (PUT /products/{id},
-// POST /products, the admin form).
+// POST /products, the admin form). A product either has a price and stock
+// of its own, or variants, each with its price and stock.
 type ProductInput struct {
 	Name        string      `json:"name"`
 	Description string      `json:"description"`
 	Category    string      `json:"category"`
 	Price       money.Money `json:"price"`
 	// Stock is a pointer so that a missing stock is told apart from 0.
-	Stock *int `json:"stock"`
+	Stock    *int           `json:"stock"`
+	Variants []VariantInput `json:"variants,omitempty"`
 }
+
+// VariantInput is one variant as an admin writes it; its SKU comes from
+// the product's id and the label (contracts.VariantSKU).
+type VariantInput struct {
+	Label string      `json:"label"`
+	Price money.Money `json:"price"`
+	Stock *int        `json:"stock"`
+}
+
+// Limits of variants.
+const maxVariants, maxLabel = 12, 40
 
 // Valid lists what is wrong with the input, by field. It is the only place
 // the limits of a product are checked: httpapi.Decode calls it for the API,
@@ -114,25 +144,98 @@ func (u ProductInput) Valid(context.Context) map[string]string {
 	if !validCategory(u.Category) {
 		p["category"] = fmt.Sprintf("must be one of %s", strings.Join(categories, ", "))
 	}
-	if u.Price.Currency != "EUR" {
-		p["price.currency"] = "must be EUR"
+	if len(u.Variants) > 0 {
+		// The product's price and stock follow from its variants.
+		if u.Price != (money.Money{}) {
+			p["price"] = "must be left out: each variant has its price"
+		}
+		if u.Stock != nil {
+			p["stock"] = "must be left out: each variant has its stock"
+		}
+		if len(u.Variants) > maxVariants {
+			p["variants"] = fmt.Sprintf("must be at most %d", maxVariants)
+		}
+		seen := map[string]bool{}
+		for i, v := range u.Variants {
+			field := fmt.Sprintf("variants[%d].", i)
+			part := slug(v.Label)
+			switch n := utf8.RuneCountInString(strings.TrimSpace(v.Label)); {
+			case n == 0 || n > maxLabel || part == "":
+				p[field+"label"] = fmt.Sprintf("must be 1 to %d characters with a letter or a digit", maxLabel)
+			case seen[part]:
+				p[field+"label"] = "names the same variant as another label"
+			}
+			seen[part] = true
+			checkPriceAndStock(p, field, v.Price, v.Stock)
+		}
+		return p
 	}
-	if u.Price.Amount <= 0 || u.Price.Amount > maxPriceCents {
-		p["price.amount"] = fmt.Sprintf("must be between 1 and %d minor units", maxPriceCents)
+	checkPriceAndStock(p, "", u.Price, u.Stock)
+	return p
+}
+
+// checkPriceAndStock adds what is wrong with a price and a stock to p, the
+// fields prefixed with prefix.
+func checkPriceAndStock(p map[string]string, prefix string, price money.Money, stock *int) {
+	if price.Currency != "EUR" {
+		p[prefix+"price.currency"] = "must be EUR"
+	}
+	if price.Amount <= 0 || price.Amount > maxPriceCents {
+		p[prefix+"price.amount"] = fmt.Sprintf("must be between 1 and %d minor units", maxPriceCents)
 	}
 	switch {
-	case u.Stock == nil:
-		p["stock"] = "is required"
-	case *u.Stock < 0 || *u.Stock > maxStock:
-		p["stock"] = fmt.Sprintf("must be between 0 and %d", maxStock)
+	case stock == nil:
+		p[prefix+"stock"] = "is required"
+	case *stock < 0 || *stock > maxStock:
+		p[prefix+"stock"] = fmt.Sprintf("must be between 0 and %d", maxStock)
 	}
-	return p
 }
 
 // inputOf is p as an admin would write it, to change part of it.
 func inputOf(p Product) ProductInput {
-	stock := p.Stock
-	return ProductInput{Name: p.Name, Description: p.Description, Category: p.Category, Price: p.Price, Stock: &stock}
+	in := ProductInput{Name: p.Name, Description: p.Description, Category: p.Category}
+	if len(p.Variants) == 0 {
+		stock := p.Stock
+		in.Price, in.Stock = p.Price, &stock
+	}
+	for _, v := range p.Variants {
+		stock := v.Stock
+		in.Variants = append(in.Variants, VariantInput{Label: v.Label, Price: v.Price, Stock: &stock})
+	}
+	return in
+}
+
+// apply sets what in says of p: its text, and its price and stock, or its
+// variants (whose stock held for orders stays with them: a variant keeps
+// its SKU while its label names it).
+func (in ProductInput) apply(p *Product) {
+	p.Name, p.Description, p.Category = strings.TrimSpace(in.Name), in.Description, in.Category
+	if len(in.Variants) == 0 {
+		p.Variants = nil
+		p.Price, p.Stock = in.Price, *in.Stock
+		return
+	}
+	p.Variants = make([]contracts.Variant, len(in.Variants))
+	for i, v := range in.Variants {
+		p.Variants[i] = contracts.Variant{SKU: contracts.VariantSKU(p.ID, slug(v.Label)),
+			Label: strings.TrimSpace(v.Label), Price: v.Price, Stock: *v.Stock}
+	}
+	p.summarize()
+}
+
+// summarize sets the price and stock of a product with variants from
+// them: its lowest price ("from") and all their stock.
+func (p *Product) summarize() {
+	if len(p.Variants) == 0 {
+		return
+	}
+	p.Price, p.Stock = p.Variants[0].Price, 0
+	for _, v := range p.Variants {
+		if v.Price.Amount < p.Price.Amount {
+			p.Price = v.Price
+		}
+		p.Stock += v.Stock
+	}
 }
 
 // Query asks for one page of products, filtered by category and text.
@@ -252,8 +355,8 @@ func (c Catalog) Create(ctx context.Context, in ProductInput) (contracts.Product
 	if len(problems) > 0 {
 		return contracts.Product{}, "", &InvalidError{Fields: problems}
 	}
-	p := Product{Product: contracts.Product{ID: id, Name: strings.TrimSpace(in.Name), Description: in.Description,
-		Category: in.Category, Price: in.Price, Stock: *in.Stock, ImageURL: imageURL(id)}}
+	p := Product{Product: contracts.Product{ID: id, ImageURL: imageURL(id)}}
+	in.apply(&p)
 	etag, err := c.products.Create(ctx, p)
 	if err != nil {
 		return contracts.Product{}, "", err
@@ -265,33 +368,48 @@ func (c Catalog) Create(ctx context.Context, in ProductInput) (contracts.Product
 // still at version etag: two admins editing at once cannot lose each
 // other's change (the second gets ErrConflict).
 func (c Catalog) Update(ctx context.Context, id, etag string, in ProductInput) (contracts.Product, string, error) {
-	return c.edit(ctx, id, etag, func(ProductInput) ProductInput { return in })
+	return c.edit(ctx, id, etag, func(Product, ProductInput) (ProductInput, error) { return in, nil })
 }
 
-// SetPriceAndStock changes only a product's price and stock (the admin
-// page's form), under the same rules and version check as Update.
-func (c Catalog) SetPriceAndStock(ctx context.Context, id, etag string, price money.Money, stock int) (contracts.Product, string, error) {
-	return c.edit(ctx, id, etag, func(in ProductInput) ProductInput {
-		in.Price, in.Stock = price, &stock
-		return in
+// SetPriceAndStock changes only the price and stock of what sku orders (a
+// product without variants, or one variant; the admin page's form), under
+// the same rules and version check as Update.
+func (c Catalog) SetPriceAndStock(ctx context.Context, sku, etag string, price money.Money, stock int) (contracts.Product, string, error) {
+	return c.edit(ctx, contracts.ProductOfSKU(sku), etag, func(p Product, in ProductInput) (ProductInput, error) {
+		if len(in.Variants) == 0 {
+			if sku != p.ID {
+				return in, ErrNotFound
+			}
+			in.Price, in.Stock = price, &stock
+			return in, nil
+		}
+		for i, v := range p.Variants {
+			if v.SKU == sku {
+				in.Variants[i].Price, in.Variants[i].Stock = price, &stock
+				return in, nil
+			}
+		}
+		return in, ErrNotFound
 	})
 }
 
 // edit applies change to the product as an admin sees it, checks the
 // result and saves it under etag. The stock held for orders being paid is
 // kept.
-func (c Catalog) edit(ctx context.Context, id, etag string, change func(ProductInput) ProductInput) (contracts.Product, string, error) {
+func (c Catalog) edit(ctx context.Context, id, etag string, change func(Product, ProductInput) (ProductInput, error)) (contracts.Product, string, error) {
 	current, _, err := c.products.Get(ctx, id)
 	if err != nil {
 		return contracts.Product{}, "", err
 	}
-	in := change(inputOf(current))
+	in, err := change(current, inputOf(current))
+	if err != nil {
+		return contracts.Product{}, "", err
+	}
 	if problems := in.Valid(ctx); len(problems) > 0 {
 		return contracts.Product{}, "", &InvalidError{Fields: problems}
 	}
 	next := current
-	next.Name, next.Description, next.Category = strings.TrimSpace(in.Name), in.Description, in.Category
-	next.Price, next.Stock = in.Price, *in.Stock
+	in.apply(&next)
 	newETag, err := c.products.Save(ctx, next, etag)
 	if err != nil {
 		return contracts.Product{}, "", err
@@ -300,23 +418,29 @@ func (c Catalog) edit(ctx context.Context, id, etag string, change func(ProductI
 }
 
 // Recommend picks n products to show beside product id (or on the home
-// page, without one).
-func (c Catalog) Recommend(ctx context.Context, id string, n int) ([]contracts.Product, error) {
+// page, without one). With a variant's sku, the picks are those closest to
+// its price: a larger size brings the dearer things of its kind forward.
+func (c Catalog) Recommend(ctx context.Context, id, sku string, n int) ([]contracts.Product, error) {
 	all, err := c.products.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return recommend(all, id, n), nil
+	return recommend(all, id, sku, n), nil
 }
 
-// recommend picks n products other than id: its category first, then the
+// recommend picks n products other than id: its category first, nearest
+// in price to what is shown (the variant sku, else the product), then the
 // rest, skipping what is sold out. Without an id it shows one of each
 // category.
-func recommend(all []Product, id string, n int) []contracts.Product {
+func recommend(all []Product, id, sku string, n int) []contracts.Product {
 	var category string
+	var price int64
 	for _, p := range all {
 		if p.ID == id {
-			category = p.Category
+			category, price = p.Category, p.Price.Amount
+			if v, ok := p.Variant(sku); ok {
+				price = v.Price.Amount
+			}
 		}
 	}
 	var same, other []contracts.Product
@@ -342,5 +466,7 @@ func recommend(all []Product, id string, n int) []contracts.Product {
 		}
 		return picks
 	}
+	distance := func(p contracts.Product) int64 { return max(p.Price.Amount-price, price-p.Price.Amount) }
+	slices.SortStableFunc(same, func(a, b contracts.Product) int { return cmp.Compare(distance(a), distance(b)) })
 	return append(same, other...)[:min(n, len(same)+len(other))]
 }

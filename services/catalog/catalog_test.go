@@ -159,7 +159,7 @@ func TestCatalogEdits(t *testing.T) {
 
 func TestCatalogRecommend(t *testing.T) {
 	c := Catalog{products: newFakeProducts()}
-	picks, err := c.Recommend(context.Background(), "headlamp", 4)
+	picks, err := c.Recommend(context.Background(), "headlamp", "", 4)
 	require.NoError(t, err)
 	require.Len(t, picks, 4)
 	for _, p := range picks {

@@ -29,9 +29,9 @@ func newFragments() *fragment.Service {
 	return fragment.NewService("catalog", staticFiles, "catalog.css",
 		fragment.Spec{Name: "categories", Description: "category navigation", Params: []string{"category"}, Cache: fragment.Public},
 		fragment.Spec{Name: "product-grid", Description: "products with search, category filter and paging", Params: []string{"category", "q", "page"}, Cache: fragment.Public},
-		fragment.Spec{Name: "product-detail", Description: "one product", Params: []string{"id"}, Cache: fragment.Public},
-		fragment.Spec{Name: "recommendations", Description: "other products, the same category first", Params: []string{"id", "category"}, Cache: fragment.Public},
-		fragment.Spec{Name: "stock-badge", Description: "in stock, low or sold out", Params: []string{"id"}, Cache: fragment.Public},
+		fragment.Spec{Name: "product-detail", Description: "one product, with its variant picker; announces catalog-variant-selected", Params: []string{"id", "sku"}, Cache: fragment.Public},
+		fragment.Spec{Name: "recommendations", Description: "other products, the same category and price first; follows catalog-variant-selected", Params: []string{"id", "sku"}, Cache: fragment.Public},
+		fragment.Spec{Name: "stock-badge", Description: "in stock, low or sold out", Params: []string{"id", "sku"}, Cache: fragment.Public},
 		fragment.Spec{Name: "admin-products", Description: "edit prices and stock (admins)", Params: []string{"page"}, Cache: fragment.Personal, Actions: []string{"POST"}},
 	)
 }
@@ -106,32 +106,78 @@ func productGridHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.H
 	})
 }
 
-func productHandler(log *slog.Logger, f *fragment.Service, c Catalog, render func(contracts.Product) templ.Component) http.Handler {
+// variantSelected is the event the product detail announces when the
+// customer picks a variant, with the product's id and the variant's sku as
+// its details. Basket's add-to-cart and the recommendations listen for it
+// (the shell's events.js turns the details into their parameters).
+const variantSelected = "catalog-variant-selected"
+
+// productView is a product as its page shows it: with the variant chosen
+// (the product itself when it has none).
+type productView struct {
+	contracts.Product
+	Chosen contracts.Variant
+}
+
+// viewOf is p with the variant sku chosen; an unknown or missing sku
+// chooses the default variant.
+func viewOf(p contracts.Product, sku string) productView {
+	v, ok := p.Variant(sku)
+	if !ok {
+		v = p.DefaultVariant()
+	}
+	return productView{Product: p, Chosen: v}
+}
+
+func productHandler(log *slog.Logger, f *fragment.Service, c Catalog, render func(productView) templ.Component) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _, err := c.Product(r.Context(), r.URL.Query().Get("id"))
+		q := r.URL.Query()
+		p, _, err := c.Product(r.Context(), q.Get("id"))
 		if err != nil {
 			f.Fail(w, r, log, problem(err))
 			return
 		}
-		f.Write(w, r, http.StatusOK, fragment.Public, render(p))
+		v := viewOf(p, q.Get("sku"))
+		if q.Get("sku") != "" && r.Header.Get("HX-Request") == "true" {
+			// A variant picked on the page: the address follows it (so a
+			// reload or a shared link shows the same variant), and the
+			// fragments that depend on it are told.
+			detail, _ := json.Marshal(map[string]map[string]string{variantSelected: {"id": p.ID, "sku": v.Chosen.SKU}})
+			w.Header().Set("HX-Trigger", string(detail))
+			w.Header().Set("HX-Push-Url", productURL(p.ID, v.Chosen.SKU))
+		}
+		f.Write(w, r, http.StatusOK, fragment.Public, render(v))
 	})
+}
+
+// productURL is the product page, showing the variant sku when the product
+// has variants.
+func productURL(id, sku string) string {
+	if sku == "" || sku == id {
+		return "/products/" + url.PathEscape(id)
+	}
+	return "/products/" + url.PathEscape(id) + "?" + url.Values{"sku": {sku}}.Encode()
 }
 
 func recommendationsHandler(log *slog.Logger, f *fragment.Service, c Catalog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		picks, err := c.Recommend(r.Context(), r.URL.Query().Get("id"), 4)
+		q := r.URL.Query()
+		picks, err := c.Recommend(r.Context(), q.Get("id"), q.Get("sku"), 4)
 		if err != nil {
 			f.Fail(w, r, log, problem(err))
 			return
 		}
-		f.Write(w, r, http.StatusOK, fragment.Public, recommendationsFragment(picks))
+		f.Write(w, r, http.StatusOK, fragment.Public, recommendationsFragment(q.Get("id"), picks))
 	})
 }
 
-// adminRow is one product in the admin form, with what was typed and the
-// errors when a save was refused.
+// adminRow is one product, or one variant of it, in the admin form, with
+// what was typed and the errors when a save was refused.
 type adminRow struct {
-	Product      contracts.Product
+	Product contracts.Product
+	// SKU is what the row edits: the product's id, or a variant's SKU
+	// (Label names the variant).
+	SKU, Label   string
 	ETag         string
 	Price, Stock string
 	Errors       map[string]string
@@ -160,7 +206,13 @@ func adminRows(r *http.Request, c Catalog) ([]adminRow, error) {
 	}
 	rows := make([]adminRow, 0, len(all))
 	for _, v := range all {
-		rows = append(rows, adminRow{Product: v.Product, ETag: v.ETag, Price: decimal(v.Product.Price), Stock: strconv.Itoa(v.Product.Stock)})
+		if len(v.Product.Variants) == 0 {
+			rows = append(rows, adminRow{Product: v.Product, SKU: v.Product.ID, ETag: v.ETag, Price: decimal(v.Product.Price), Stock: strconv.Itoa(v.Product.Stock)})
+		}
+		for _, variant := range v.Product.Variants {
+			rows = append(rows, adminRow{Product: v.Product, SKU: variant.SKU, Label: variant.Label, ETag: v.ETag,
+				Price: decimal(variant.Price), Stock: strconv.Itoa(variant.Stock)})
+		}
 	}
 	return rows, nil
 }
@@ -174,13 +226,13 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 			f.Fail(w, r, log, err)
 			return
 		}
-		id, page := r.PostFormValue("id"), fragment.Page(r)
+		sku, page := r.PostFormValue("id"), fragment.Page(r)
 		rows, err := adminRows(r, c)
 		if err != nil {
 			f.Fail(w, r, log, problem(err))
 			return
 		}
-		i := slices.IndexFunc(rows, func(row adminRow) bool { return row.Product.ID == id })
+		i := slices.IndexFunc(rows, func(row adminRow) bool { return row.SKU == sku })
 		if i < 0 {
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
@@ -199,7 +251,7 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
 		}
-		_, _, err = c.SetPriceAndStock(r.Context(), id, r.PostFormValue("etag"), price, stock)
+		_, _, err = c.SetPriceAndStock(r.Context(), sku, r.PostFormValue("etag"), price, stock)
 		var invalid *InvalidError
 		switch {
 		case errors.As(err, &invalid):
@@ -207,8 +259,10 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 				switch field {
 				case "price.amount", "price.currency":
 					row.Errors["price"] = errPrice.Error()
-				case "stock":
+				case "stock", "variants[" + strconv.Itoa(variantIndex(row)) + "].stock":
 					row.Errors["stock"] = msg
+				case "variants[" + strconv.Itoa(variantIndex(row)) + "].price.amount":
+					row.Errors["price"] = errPrice.Error()
 				default: // the stored product breaks a rule that changed since
 					row.Errors["form"] = field + " " + msg
 				}
@@ -216,9 +270,10 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
 		case errors.Is(err, ErrConflict):
-			current, _, _ := c.Product(r.Context(), id)
+			current, _, _ := c.Product(r.Context(), row.Product.ID)
+			now, _ := current.Variant(sku)
 			row.Errors["form"] = "someone changed this product since you opened the page; here is what it is now"
-			row.Price, row.Stock = decimal(current.Price), strconv.Itoa(current.Stock)
+			row.Price, row.Stock = decimal(now.Price), strconv.Itoa(now.Stock)
 			f.Invalid(w, r, adminProductsFragment(rows, page))
 			return
 		case err != nil:
@@ -231,10 +286,35 @@ func saveAdminProduct(log *slog.Logger, f *fragment.Service, c Catalog) http.Han
 			return
 		}
 		for j := range rows {
-			rows[j].Saved = rows[j].Product.ID == id
+			rows[j].Saved = rows[j].SKU == sku
 		}
-		f.Done(w, r, page+"#catalog-admin-"+id, adminProductsFragment(rows, page))
+		f.Done(w, r, page+"#catalog-admin-"+sku, adminProductsFragment(rows, page))
 	})
+}
+
+// title names the row's product, and its variant.
+func (row adminRow) title() string {
+	if row.Label == "" {
+		return row.Product.Name
+	}
+	return row.Product.Name + " (" + row.Label + ")"
+}
+
+// fromPrice is a listing's price: "from" the lowest for a product whose
+// variants differ in price.
+func fromPrice(p contracts.Product) string {
+	for _, v := range p.Variants {
+		if v.Price != p.Price {
+			return "from " + p.Price.String()
+		}
+	}
+	return p.Price.String()
+}
+
+// variantIndex is the index of the row's variant among its product's
+// (-1 for a product without variants), as the catalog's errors name it.
+func variantIndex(row *adminRow) int {
+	return slices.IndexFunc(row.Product.Variants, func(v contracts.Variant) bool { return v.SKU == row.SKU })
 }
 
 func decimal(m money.Money) string {
@@ -284,17 +364,38 @@ var categoryDescriptions = map[string]string{
 	"outdoor":  "Outdoor gear: trail backpacks, camping stoves, headlamps, insulated bottles, wool blankets and enamel mugs.",
 }
 
-// productMeta describes a product page, with its schema.org Product data.
-func productMeta(p contracts.Product) templ.Attributes {
-	availability := "https://schema.org/InStock"
-	if p.Stock <= 0 {
-		availability = "https://schema.org/OutOfStock"
+// productMeta describes a product page, with its schema.org Product data:
+// one offer per variant.
+func productMeta(v productView) templ.Attributes {
+	p := v.Product
+	offer := func(v contracts.Variant) map[string]any {
+		availability := "https://schema.org/InStock"
+		if v.Stock <= 0 {
+			availability = "https://schema.org/OutOfStock"
+		}
+		return map[string]any{"@type": "Offer", "sku": v.SKU, "priceCurrency": v.Price.Currency,
+			"price": fmt.Sprintf("%d.%02d", v.Price.Amount/100, v.Price.Amount%100), "availability": availability}
 	}
-	data, _ := json.Marshal(map[string]any{
+	data := map[string]any{
 		"@context": "https://schema.org", "@type": "Product",
 		"sku": p.ID, "name": p.Name, "description": p.Description, "category": p.Category, "image": p.ImageURL,
-		"offers": map[string]any{"@type": "Offer", "priceCurrency": p.Price.Currency,
-			"price": fmt.Sprintf("%d.%02d", p.Price.Amount/100, p.Price.Amount%100), "availability": availability},
-	})
-	return templ.Attributes{"data-page-title": p.Name, "data-page-description": p.Description, "data-page-data": string(data)}
+		"offers": offer(v.Chosen),
+	}
+	if len(p.Variants) > 0 {
+		offers := make([]map[string]any, len(p.Variants))
+		for i, variant := range p.Variants {
+			offers[i] = offer(variant)
+		}
+		data["offers"] = offers
+	}
+	body, _ := json.Marshal(data)
+	return templ.Attributes{"data-page-title": v.title(), "data-page-description": p.Description, "data-page-data": string(body)}
+}
+
+// title names the product and the variant shown.
+func (v productView) title() string {
+	if v.Chosen.Label == "" {
+		return v.Name
+	}
+	return v.Name + " (" + v.Chosen.Label + ")"
 }

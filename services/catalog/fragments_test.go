@@ -43,7 +43,7 @@ func TestFragmentsRender(t *testing.T) {
 		assert.Contains(t, doc.Find(".catalog-grid__empty").Text(), "No products match")
 	})
 	t.Run("product detail", func(t *testing.T) {
-		doc := fragmenttest.Render(t, productDetailFragment(p), "catalog", "product-detail")
+		doc := fragmenttest.Render(t, productDetailFragment(viewOf(p, "")), "catalog", "product-detail")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
 		assert.Equal(t, fragmenttest.Hostile, doc.Find(".catalog-detail__image").AttrOr("alt", ""))
 		assert.Equal(t, "€12.50", doc.Find(".catalog-detail__price").Text())
@@ -51,17 +51,17 @@ func TestFragmentsRender(t *testing.T) {
 	t.Run("stock badge", func(t *testing.T) {
 		for stock, want := range map[int]string{0: "Sold out", 5: "Only 5 left", 6: "In stock"} {
 			p.Stock = stock
-			doc := fragmenttest.Render(t, stockBadgeFragment(p), "catalog", "stock-badge")
+			doc := fragmenttest.Render(t, stockBadgeFragment(viewOf(p, "")), "catalog", "stock-badge")
 			assert.Equal(t, want, strings.TrimSpace(doc.Text()))
 		}
 	})
 	t.Run("recommendations", func(t *testing.T) {
-		doc := fragmenttest.Render(t, recommendationsFragment([]contracts.Product{hostileProduct()}), "catalog", "recommendations")
+		doc := fragmenttest.Render(t, recommendationsFragment("x", []contracts.Product{hostileProduct()}), "catalog", "recommendations")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
-		fragmenttest.Render(t, recommendationsFragment(nil), "catalog", "recommendations")
+		fragmenttest.Render(t, recommendationsFragment("x", nil), "catalog", "recommendations")
 	})
 	t.Run("admin products keep what was typed, with the errors", func(t *testing.T) {
-		row := adminRow{Product: hostileProduct(), ETag: "7", Price: `12,5"><x`, Stock: "-1",
+		row := adminRow{Product: hostileProduct(), SKU: "evil", ETag: "7", Price: `12,5"><x`, Stock: "-1",
 			Errors: map[string]string{"price": "must be an amount", "stock": "must be a whole number"}}
 		doc := fragmenttest.Render(t, adminProductsFragment([]adminRow{row}, "/admin"), "catalog", "admin-products")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
@@ -74,14 +74,14 @@ func TestFragmentsRender(t *testing.T) {
 
 func TestRecommend(t *testing.T) {
 	all := seedProducts()
-	got := recommend(all, "headlamp", 4)
+	got := recommend(all, "headlamp", "", 4)
 	require.Len(t, got, 4)
 	for _, p := range got {
 		assert.Equal(t, "outdoor", p.Category)
 		assert.NotEqual(t, "headlamp", p.ID)
 	}
 	seen := map[string]bool{}
-	for _, p := range recommend(all, "", 4) {
+	for _, p := range recommend(all, "", "", 4) {
 		seen[p.Category] = true
 	}
 	assert.Len(t, seen, 4, "the home page shows one of each category")

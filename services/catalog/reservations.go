@@ -12,8 +12,8 @@ import (
 // ordering): the rules, in plain Go. Stock leaves the shelf when it is
 // reserved; a release puts it back, a commit makes it final.
 //
-// A hold is recorded inside the product (Product.Holds[orderID]) in the
-// same write that takes its stock, so a retry after a crash skips the lines
+// A hold is recorded inside the product (Product.Holds, by order and, for
+// a variant, its SKU) in the same write that takes its stock, so a retry after a crash skips the lines
 // already held instead of taking their stock twice. Each product is changed
 // on its own, never in a multi-key transaction: Redis runs a transaction's
 // other writes even when one ETag check fails, which oversold stock.
@@ -86,10 +86,13 @@ func (r ReservationRequest) Valid(context.Context) map[string]string {
 		if l.Quantity < 1 || l.Quantity > maxQuantity {
 			p[fmt.Sprintf("lines[%d].quantity", i)] = fmt.Sprintf("must be between 1 and %d", maxQuantity)
 		}
-		if seen[l.ProductID] {
+		if l.SKU != "" && contracts.ProductOfSKU(l.SKU) != l.ProductID {
+			p[fmt.Sprintf("lines[%d].sku", i)] = "is not a SKU of the line's product"
+		}
+		if seen[l.Item()] {
 			p[fmt.Sprintf("lines[%d].productId", i)] = "appears twice"
 		}
-		seen[l.ProductID] = true
+		seen[l.Item()] = true
 	}
 	return p
 }
@@ -170,23 +173,39 @@ func rejection(err error) string {
 	return ""
 }
 
-// hold takes the line's quantity of p's stock for the order, once.
+// holdKey names the order's hold of a line in Product.Holds: the order's
+// id, and for a variant its SKU as well (an order may hold two variants of
+// one product).
+func holdKey(orderID string, l ReservationLine) string {
+	if l.SKU == "" || l.SKU == l.ProductID {
+		return orderID
+	}
+	return orderID + "/" + l.SKU
+}
+
+// hold takes the line's quantity of p's stock (of the line's variant) for
+// the order, once.
 func hold(p *Product, orderID string, l ReservationLine) (bool, error) {
-	if _, held := p.Holds[orderID]; held {
+	key := holdKey(orderID, l)
+	if _, held := p.Holds[key]; held {
 		return false, nil
 	}
-	if l.UnitPrice != nil && *l.UnitPrice != p.Price {
+	v, i, ok := p.variant(l.Item())
+	if !ok {
+		return false, ErrNotFound
+	}
+	if l.UnitPrice != nil && *l.UnitPrice != v.Price {
 		return false, errPriceChanged
 	}
 	qty := l.Quantity
-	if p.Stock < qty {
+	if v.Stock < qty {
 		return false, errInsufficientStock
 	}
-	p.Stock -= qty
+	p.restock(i, -qty)
 	if p.Holds == nil {
 		p.Holds = map[string]int{}
 	}
-	p.Holds[orderID] = qty
+	p.Holds[key] = qty
 	return true, nil
 }
 
@@ -243,14 +262,15 @@ func (s Stock) settle(ctx context.Context, orderID, to string) (Reservation, err
 func (s Stock) dropHolds(ctx context.Context, orderID string, lines []ReservationLine, restock bool) error {
 	for _, l := range lines {
 		err := s.shelf.Change(ctx, l.ProductID, func(p *Product) (bool, error) {
-			qty, held := p.Holds[orderID]
+			key := holdKey(orderID, l)
+			qty, held := p.Holds[key]
 			if !held {
 				return false, nil
 			}
-			if restock {
-				p.Stock += qty
+			if _, i, ok := p.variant(l.Item()); ok && restock {
+				p.restock(i, qty)
 			}
-			delete(p.Holds, orderID)
+			delete(p.Holds, key)
 			return true, nil
 		})
 		if err != nil && !errors.Is(err, ErrNotFound) {

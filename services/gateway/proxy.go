@@ -26,7 +26,7 @@ var (
 	// No trace context: a request from outside starts its own trace, which
 	// the invoker passes on (telemetry).
 	forwardRequest  = []string{"Accept", "Accept-Language", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "X-Request-Id", "HX-Request"}
-	forwardResponse = []string{"Content-Type", "ETag", "Location", "Retry-After", "Cache-Control", "Vary", "HX-Trigger", "HX-Redirect"}
+	forwardResponse = []string{"Content-Type", "ETag", "Location", "Retry-After", "Cache-Control", "Vary", "HX-Trigger", "HX-Redirect", "HX-Push-Url"}
 )
 
 // tokenFree are identity's paths that work without a token, where a stale

@@ -27,7 +27,7 @@ type catalogStock struct{ invoke contracts.Invoker }
 func (c catalogStock) Reserve(ctx context.Context, orderID string, lines []events.Line) (string, error) {
 	req := contracts.Reservation{OrderID: orderID}
 	for _, l := range lines {
-		req.Lines = append(req.Lines, contracts.ReservationLine{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: &l.UnitPrice})
+		req.Lines = append(req.Lines, contracts.ReservationLine{ProductID: l.ProductID, SKU: l.SKU, Quantity: l.Quantity, UnitPrice: &l.UnitPrice})
 	}
 	var res contracts.Reservation
 	if err := c.call(ctx, contracts.ReservationsPath, req, &res); err != nil {

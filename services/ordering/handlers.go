@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/bazaar-shop/bazaar/internal/caller"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
@@ -100,6 +101,9 @@ func checkCheckout(c events.Checkout) error {
 		if l.ProductID == "" || l.Quantity < 1 || l.Quantity > maxLineQuantity ||
 			l.UnitPrice.Amount <= 0 || l.UnitPrice.Amount > maxUnitPrice {
 			return fmt.Errorf("lines[%d] needs a productId, a quantity of 1 to %d and a unitPrice of 1 to %d cents", i, maxLineQuantity, maxUnitPrice)
+		}
+		if l.SKU != "" && contracts.ProductOfSKU(l.SKU) != l.ProductID {
+			return fmt.Errorf("lines[%d]: sku %q is not a variant of %q", i, l.SKU, l.ProductID)
 		}
 		var err error
 		if sum, err = sum.Plus(l.UnitPrice.Times(l.Quantity)); err != nil {

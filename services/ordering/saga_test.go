@@ -490,19 +490,24 @@ func TestStepsAreIdempotent(t *testing.T) {
 
 func TestCheckCheckout(t *testing.T) {
 	assert.NoError(t, checkCheckout(checkout("o1")))
+	variant := checkout("o1")
+	variant.Lines = slices.Clone(variant.Lines)
+	variant.Lines[0].SKU = variant.Lines[0].ProductID + ".large"
+	assert.NoError(t, checkCheckout(variant), "a variant of the line's product")
 	for name, change := range map[string]func(c *events.Checkout){
-		"no order id":         func(c *events.Checkout) { c.OrderID = "" },
-		"no user":             func(c *events.Checkout) { c.UserID = "" },
-		"no card token":       func(c *events.Checkout) { c.CardToken = "" },
-		"no lines":            func(c *events.Checkout) { c.Lines = nil },
-		"a line without id":   func(c *events.Checkout) { c.Lines[0].ProductID = "" },
-		"zero quantity":       func(c *events.Checkout) { c.Lines[0].Quantity, c.Total = 0, money.EUR(0) },
-		"a free line":         func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Total = money.EUR(0), money.EUR(0) },
-		"a negative price":    func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Total = money.EUR(-1200), money.EUR(-2400) },
-		"a total too low":     func(c *events.Checkout) { c.Total = money.EUR(1) },
-		"another currency":    func(c *events.Checkout) { c.Total = money.Money{Amount: 2400, Currency: "USD"} },
-		"too many lines":      func(c *events.Checkout) { c.Lines = slices.Repeat(c.Lines, maxCheckoutLines+1) },
-		"an overflowing line": func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Lines[0].Quantity = money.EUR(1<<62), 4 },
+		"no order id":               func(c *events.Checkout) { c.OrderID = "" },
+		"no user":                   func(c *events.Checkout) { c.UserID = "" },
+		"no card token":             func(c *events.Checkout) { c.CardToken = "" },
+		"no lines":                  func(c *events.Checkout) { c.Lines = nil },
+		"a line without id":         func(c *events.Checkout) { c.Lines[0].ProductID = "" },
+		"zero quantity":             func(c *events.Checkout) { c.Lines[0].Quantity, c.Total = 0, money.EUR(0) },
+		"a free line":               func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Total = money.EUR(0), money.EUR(0) },
+		"a negative price":          func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Total = money.EUR(-1200), money.EUR(-2400) },
+		"a total too low":           func(c *events.Checkout) { c.Total = money.EUR(1) },
+		"another currency":          func(c *events.Checkout) { c.Total = money.Money{Amount: 2400, Currency: "USD"} },
+		"too many lines":            func(c *events.Checkout) { c.Lines = slices.Repeat(c.Lines, maxCheckoutLines+1) },
+		"an overflowing line":       func(c *events.Checkout) { c.Lines[0].UnitPrice, c.Lines[0].Quantity = money.EUR(1<<62), 4 },
+		"another product's variant": func(c *events.Checkout) { c.Lines[0].SKU = "chefs-knife.24-cm" },
 	} {
 		c := checkout("o1")
 		c.Lines = slices.Clone(c.Lines)
