@@ -50,7 +50,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzHostileInput$$' -fuzztime $(HOSTILE_FUZZTIME) -parallel 1 ./services/gateway
 
 ## lighthouse: Lighthouse scores of four pages of a running shop (start `make run` first; needs npm)
-LIGHTHOUSE_PAGES ?= / /products/headlamp /cart /sign-in
+LIGHTHOUSE_PAGES ?= / /products/chefs-knife /cart /sign-in
 lighthouse:
 	@[ -x bin/lighthouse/node_modules/.bin/lighthouse ] || npm install --silent --no-audit --no-fund --prefix bin/lighthouse lighthouse@12 >/dev/null
 	@for p in $(LIGHTHOUSE_PAGES); do \
@@ -128,3 +128,8 @@ htmx:
 
 clean:
 	rm -rf bin .data
+
+# Containers and Kubernetes (issue 12): their targets live next to their tools.
+include deploy/manifests.mk
+-include tools/ko/images.mk
+-include tools/k8s/k8s.mk

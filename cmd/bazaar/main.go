@@ -1,6 +1,7 @@
 // Command bazaar runs Bazaar on one machine: `bazaar run` starts every service
 // in compose.yaml with its Dapr sidecar, `bazaar status` shows what runs, and
-// `bazaar export` writes an equivalent multi-app run file for the dapr CLI.
+// `bazaar export` writes an equivalent multi-app run file for the dapr CLI,
+// `bazaar manifests` the Kubernetes manifests (deploy/base).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/k8s"
 	"github.com/bazaar-shop/bazaar/internal/runner"
 )
 
@@ -33,6 +35,7 @@ commands:
   status  show what a running bazaar runs, where, and whether it is healthy
   logs    follow one service's log (app, replicas and sidecars): bazaar logs catalog
   export  write an equivalent Dapr multi-app run file (dapr.yaml)
+  manifests  write the Kubernetes manifests (a Kustomize base) into -o (deploy/base)
 
 Run 'bazaar <command> -h' for its flags.`
 
@@ -49,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	toolsBin := fs.String("tools-bin", "bin", "folder holding the tools `make tools` builds (jaeger)")
 	profile := fs.String("profile", getenv("BAZAAR_PROFILE"), "component profile (env BAZAAR_PROFILE; default: the file's)")
 	logLevel := fs.String("log-level", "", "daprd log level (default: the file's)")
-	out := fs.String("o", "dapr.yaml", "export: the file to write")
+	out := fs.String("o", "", "export: the file to write (dapr.yaml); manifests: the folder (deploy/base)")
 	verbose := fs.Bool("verbose", false, "run: show every log line, start-up noise included (it is always in the data folder's logs/)")
 	lines := fs.Int("n", 50, "logs: how many past lines to show first")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -94,7 +97,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		return export(f, *profile, absData, *out, stdout)
+		return export(f, *profile, absData, orDefault(*out, "dapr.yaml"), stdout)
+	case "manifests":
+		f, err := compose.Load(*file)
+		if err != nil {
+			return err
+		}
+		files, err := k8s.Generate(f, k8s.DefaultOptions())
+		if err != nil {
+			return err
+		}
+		dir := orDefault(*out, filepath.Join("deploy", "base"))
+		if err := k8s.Write(dir, files); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %d files into %s\n", len(files), dir)
+		return nil
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
