@@ -35,8 +35,8 @@ type Config struct {
 	AppToken string // APP_API_TOKEN: what the sidecar presents to the app
 	APIToken string // DAPR_API_TOKEN: what the app presents to the sidecar
 	Listen   string // BAZAAR_LISTEN_ADDR, default 127.0.0.1
-	// Metrics is where Prometheus scrapes the app (METRICS_PORT, on
-	// loopback); 0 when none runs.
+	// Metrics is where Prometheus scrapes the app (METRICS_PORT, on the
+	// listen address); 0 when none runs.
 	Metrics int
 }
 

@@ -51,7 +51,7 @@ func Run(ctx context.Context, service string, getenv func(string) string, stdout
 		return err
 	}
 	defer client.Close()
-	telemetry.ServeMetrics(ctx, cfg.Metrics, log)
+	telemetry.ServeMetrics(ctx, cfg.Listen, cfg.Metrics, log)
 	h, err := build(ctx, Deps{Config: cfg, Client: client, Log: log})
 	if err != nil {
 		return err

@@ -93,6 +93,11 @@ func appObjects(f *compose.File, s compose.Service, opts Options, configName str
 		"dapr.io/sidecar-seccomp-profile-type":     "RuntimeDefault",
 		// compose.yaml explains why the sidecar does not probe its app.
 		"dapr.io/enable-app-health-check": "false",
+		// Prometheus' usual scrape annotations, for the app's own metrics;
+		// the sidecar's are announced by Dapr (dapr.io/enable-metrics).
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(appMetricsPort),
+		"prometheus.io/path":   "/metrics",
 	}
 	if s.AppProtocol() == "http" && compose.On(s.Dapr.AppHealthCheck, false) {
 		annotations["dapr.io/enable-app-health-check"] = "true"
@@ -112,6 +117,8 @@ func appObjects(f *compose.File, s compose.Service, opts Options, configName str
 		{Name: "APP_API_TOKEN", ValueFrom: &envVarSource{SecretKeyRef: &keyRef{tokenSecret(s.Name), "token"}}},
 		{Name: "DAPR_API_TOKEN", ValueFrom: &envVarSource{SecretKeyRef: &keyRef{tokenSecret(s.Name), "token"}}},
 		{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", ValueFrom: &envVarSource{ConfigMapKeyRef: &keyRef{settingsConfigMap, "OTEL_EXPORTER_OTLP_ENDPOINT"}}},
+		// The app's own Prometheus metrics (its sidecar's are on 9090).
+		{Name: "METRICS_PORT", Value: str(strconv.Itoa(appMetricsPort))},
 	}
 	for _, name := range appSettings[s.Name] {
 		env = append(env, envVar{Name: name, ValueFrom: &envVarSource{ConfigMapKeyRef: &keyRef{settingsConfigMap, name}}})
@@ -124,11 +131,10 @@ func appObjects(f *compose.File, s compose.Service, opts Options, configName str
 	if s.AppProtocol() == "grpc" {
 		portName = "grpc"
 	}
-	// payment answers gRPC without the standard health service, so it is
-	// probed as the runner does: the port accepts connections.
+	// payment answers gRPC: it serves the standard gRPC health service.
 	readiness := probe{PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 3}
 	if s.AppProtocol() == "grpc" {
-		readiness.TCPSocket = &tcpSocketAction{Port: portName}
+		readiness.GRPC = &grpcAction{Port: port}
 	} else {
 		readiness.HTTPGet = &httpGetAction{Path: s.HealthPath(), Port: portName}
 	}
@@ -136,9 +142,10 @@ func appObjects(f *compose.File, s compose.Service, opts Options, configName str
 	liveness.PeriodSeconds, liveness.FailureThreshold = 10, 6
 
 	app := container{
-		Name:           s.Name,
-		Image:          opts.ImagePrefix + "/" + s.Name,
-		Ports:          []containerPort{{Name: portName, ContainerPort: port, Protocol: "TCP"}},
+		Name:  s.Name,
+		Image: opts.ImagePrefix + "/" + s.Name,
+		Ports: []containerPort{{Name: portName, ContainerPort: port, Protocol: "TCP"},
+			{Name: "metrics", ContainerPort: appMetricsPort, Protocol: "TCP"}},
 		Env:            env,
 		ReadinessProbe: readiness,
 		LivenessProbe:  liveness,
@@ -215,3 +222,7 @@ func orDefault(v, def string) string {
 	}
 	return v
 }
+
+// appMetricsPort is where each app serves its own Prometheus metrics
+// (OpenTelemetry's usual exporter port; the sidecar's are on 9090).
+const appMetricsPort = 9464

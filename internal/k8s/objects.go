@@ -115,11 +115,11 @@ type keyRef struct {
 }
 
 type probe struct {
-	HTTPGet          *httpGetAction   `yaml:"httpGet,omitempty"`
-	TCPSocket        *tcpSocketAction `yaml:"tcpSocket,omitempty"`
-	PeriodSeconds    int              `yaml:"periodSeconds"`
-	TimeoutSeconds   int              `yaml:"timeoutSeconds"`
-	FailureThreshold int              `yaml:"failureThreshold"`
+	HTTPGet          *httpGetAction `yaml:"httpGet,omitempty"`
+	GRPC             *grpcAction    `yaml:"grpc,omitempty"`
+	PeriodSeconds    int            `yaml:"periodSeconds"`
+	TimeoutSeconds   int            `yaml:"timeoutSeconds"`
+	FailureThreshold int            `yaml:"failureThreshold"`
 }
 
 type httpGetAction struct {
@@ -127,8 +127,10 @@ type httpGetAction struct {
 	Port string `yaml:"port"`
 }
 
-type tcpSocketAction struct {
-	Port string `yaml:"port"`
+// grpcAction probes the standard gRPC health service; Kubernetes takes
+// only a port number here, not a name.
+type grpcAction struct {
+	Port int `yaml:"port"`
 }
 
 type resources struct {

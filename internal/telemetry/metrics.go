@@ -55,15 +55,16 @@ func (s *statusRecorder) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the writer underneath.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// ServeMetrics serves /metrics on 127.0.0.1:port until ctx ends; a port of
-// 0 serves nothing (no Prometheus runs).
-func ServeMetrics(ctx context.Context, port int, log *slog.Logger) {
+// ServeMetrics serves /metrics on host:port (the app's listen address:
+// loopback locally, the pod's address on Kubernetes) until ctx ends; a port
+// of 0 serves nothing (no Prometheus runs).
+func ServeMetrics(ctx context.Context, host string, port int, log *slog.Logger) {
 	if port == 0 {
 		return
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
-	srv := &http.Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: net.JoinHostPort(host, strconv.Itoa(port)), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

@@ -20,6 +20,8 @@ import (
 	daprgrpc "github.com/dapr/go-sdk/service/grpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -52,7 +54,7 @@ func run() error {
 		defer cancel()
 		_ = flush(ctx)
 	}()
-	telemetry.ServeMetrics(ctx, cfg.Metrics, log)
+	telemetry.ServeMetrics(ctx, cfg.Listen, cfg.Metrics, log)
 	client, err := daprapp.NewClient(cfg)
 	if err != nil {
 		return err
@@ -80,6 +82,8 @@ func run() error {
 	}); err != nil {
 		return err
 	}
+	// The standard gRPC health service, for Kubernetes' grpc probe.
+	healthpb.RegisterHealthServer(server, health.NewServer())
 	log.DebugContext(ctx, "listening", "addr", lis.Addr().String())
 	go func() {
 		<-ctx.Done()
@@ -88,12 +92,14 @@ func run() error {
 	return svc.Start()
 }
 
-// open are the calls the sidecar makes without the app token; they reveal
-// nothing (health, and the empty lists of subscriptions and bindings).
+// open are the calls the sidecar (or the kubelet's probe) makes without the
+// app token; they reveal nothing (health, and the empty lists of
+// subscriptions and bindings).
 var open = map[string]bool{
 	"/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck": true,
 	"/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions": true,
 	"/dapr.proto.runtime.v1.AppCallback/ListInputBindings":      true,
+	"/grpc.health.v1.Health/Check":                              true,
 }
 
 // requireAppToken admits only calls that carry the app's token, compared in
