@@ -268,8 +268,13 @@ func translateConfig(doc *yaml.Node, source string, opts configOptions) (name st
 		if k := lookupKey(tr, "samplingRate"); k != nil {
 			k.HeadComment = "" // the runner's local Jaeger
 		}
-		if opts.SamplingRate != "" {
+		switch rate := scalar(tr, "samplingRate"); {
+		case opts.SamplingRate != "":
 			setScalar(tr, "samplingRate", opts.SamplingRate)
+		case rate == "${TRACE_SAMPLING_RATE}":
+			// The runner's rate follows its local Jaeger; a cluster's
+			// overlay sets its own.
+			setScalar(tr, "samplingRate", "1")
 		}
 		if otel := lookup(tr, "otel"); otel != nil {
 			if ep := scalar(otel, "endpointAddress"); ep != "${OTLP_ENDPOINT}" {

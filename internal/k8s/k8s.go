@@ -37,7 +37,7 @@ type Options struct {
 	// TracingEndpoint is the OTLP/HTTP collector (host:port) of the
 	// sidecars and apps; empty exports no spans (trace context still flows).
 	TracingEndpoint string
-	// SamplingRate of the sidecars; empty keeps dapr/config.yaml's.
+	// SamplingRate of the sidecars; empty traces every request.
 	SamplingRate string
 	// DaprNamespace is where Dapr's Helm chart runs the control plane.
 	DaprNamespace string

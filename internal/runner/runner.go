@@ -643,9 +643,19 @@ func (s *System) renderResources(prof compose.Profile) ([]string, string, error)
 		"REDIS_PASSWORD":       s.RedisPassword,
 		"POSTGRES_CONN":        s.PostgresConn,
 		"OTLP_ENDPOINT":        s.OTLPAddr,
+		"TRACE_SAMPLING_RATE":  samplingRate(s.OTLPAddr),
 		"SMTP_HOST":            host,
 		"SMTP_PORT":            port,
 	})
+}
+
+// samplingRate is the sidecars' share of requests traced: all of them
+// when spans go somewhere (to otlp), none otherwise.
+func samplingRate(otlp string) string {
+	if otlp == "" {
+		return "0"
+	}
+	return "1"
 }
 
 // Render writes the common and profile components and the sidecar
