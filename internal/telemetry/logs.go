@@ -38,10 +38,15 @@ const maxSample = 10_000
 
 func logRequest(r *http.Request, status int, took time.Duration) {
 	slog.DebugContext(r.Context(), "request", "method", r.Method, "route", route(r), "status", status, "ms", float64(took.Microseconds())/1000)
+	count(took, status >= 500)
+}
+
+// count adds a request to the minute's summary.
+func count(took time.Duration, failed bool) {
 	window.Lock()
 	defer window.Unlock()
 	window.requests++
-	if status >= 500 {
+	if failed {
 		window.failures++
 	}
 	if len(window.durations) < maxSample {

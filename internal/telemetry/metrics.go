@@ -7,12 +7,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -77,10 +79,33 @@ func ServeMetrics(ctx context.Context, host string, port int, log *slog.Logger) 
 }
 
 // MeasureGRPC records each call a gRPC app answers, like measure does for
-// HTTP: the method as route, the gRPC status as code.
+// HTTP: the method as route, the gRPC status as code; and counts it in the
+// minute's summary (Summarize) unless it is a health check or the sidecar
+// asking for subscriptions and bindings.
 func MeasureGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := handler(ctx, req)
-	requestDuration.WithLabelValues(info.FullMethod, "grpc", status.Code(err).String()).Observe(time.Since(start).Seconds())
+	took, code := time.Since(start), status.Code(err)
+	requestDuration.WithLabelValues(info.FullMethod, "grpc", code.String()).Observe(took.Seconds())
+	if !quietGRPC(info.FullMethod) {
+		slog.DebugContext(ctx, "request", "method", info.FullMethod, "code", code.String(), "ms", float64(took.Microseconds())/1000)
+		count(took, serverFault(code))
+	}
 	return resp, err
+}
+
+// quietGRPC are the calls that are not the app's work.
+func quietGRPC(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasSuffix(method, "/HealthCheck") ||
+		strings.HasSuffix(method, "/ListTopicSubscriptions") || strings.HasSuffix(method, "/ListInputBindings")
+}
+
+// serverFault tells the gRPC codes that mean the app failed (a 5xx) from
+// answers about the request.
+func serverFault(c codes.Code) bool {
+	switch c {
+	case codes.Internal, codes.Unknown, codes.Unavailable, codes.DataLoss, codes.DeadlineExceeded:
+		return true
+	}
+	return false
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestTraceParentCarriesTheTrace(t *testing.T) {
@@ -77,14 +80,24 @@ func TestSummaryOncePerPeriodAndNothingWhenIdle(t *testing.T) {
 	for _, p := range []string{"/a", "/b", "/fail", "/healthz", "/dapr/subscribe"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
 	}
+	// A gRPC app's calls count too (payment): a refusal is an answer, an
+	// internal error a failure; health checks are not counted.
+	for method, err := range map[string]error{
+		"/dapr.proto.runtime.v1.AppCallback/OnInvoke":               status.Error(codes.InvalidArgument, "no"),
+		"/dapr.proto.runtime.v1.AppCallback/OnInvoke/x":             status.Error(codes.Internal, "broken"),
+		"/grpc.health.v1.Health/Check":                              nil,
+		"/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions": nil,
+	} {
+		_, _ = MeasureGRPC(ctx, nil, &grpc.UnaryServerInfo{FullMethod: method}, func(context.Context, any) (any, error) { return nil, err })
+	}
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"msg":"requests"`) }, 2*time.Second, 20*time.Millisecond)
 	time.Sleep(350 * time.Millisecond) // idle periods
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 1, "one summary, then silence: %s", out.String())
 	var summary map[string]any
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &summary))
-	assert.EqualValues(t, 3, summary["count"], "probes and the sidecar's own calls are not counted")
-	assert.EqualValues(t, 1, summary["failed"])
+	assert.EqualValues(t, 5, summary["count"], "probes and the sidecar's own calls are not counted")
+	assert.EqualValues(t, 2, summary["failed"])
 }
 
 type syncBuffer struct {
