@@ -118,6 +118,8 @@ type addToCartView struct {
 	ProductID, SKU, Variant string
 	Page, Quantity          string
 	Added, Error            string
+	// SoldOut: nothing of it can be added (the form still says what it is).
+	SoldOut bool
 }
 
 // variantSelected is catalog's event when a variant is picked on a product
@@ -138,7 +140,7 @@ func addToCartHandler(log *slog.Logger, f *fragment.Service, catalog Catalog) ht
 		if !ok {
 			chosen = p.DefaultVariant()
 		}
-		v := addToCartView{ProductID: p.ID, SKU: chosen.SKU, Variant: chosen.Label, Page: fragment.Page(r), Quantity: "1"}
+		v := addToCartView{ProductID: p.ID, SKU: chosen.SKU, Variant: chosen.Label, Page: fragment.Page(r), Quantity: "1", SoldOut: chosen.Stock == 0}
 		f.Write(w, r, http.StatusOK, fragment.Public, addToCartFragment(v))
 	})
 }

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,4 +103,43 @@ func TestVariantsInTheBasket(t *testing.T) {
 		}, w.pub.sent[0].Lines)
 		assert.Equal(t, money.EUR(8900+3*4500), w.pub.sent[0].Total)
 	})
+}
+
+// The add-to-cart form follows the variant: the default one without a
+// sku, the one named, and a sold-out one cannot be added.
+func TestAddToCartFollowsTheVariant(t *testing.T) {
+	soldOut := knife
+	soldOut.ID, soldOut.Variants = "knife2", slices.Clone(knife.Variants)
+	for i := range soldOut.Variants {
+		soldOut.Variants[i].SKU = "knife2." + strings.TrimPrefix(soldOut.Variants[i].SKU, "knife.")
+	}
+	soldOut.Variants[1].Stock = 0
+	catalog := withKnife(newCatalog())
+	catalog.products[soldOut.ID] = soldOut
+	h := addToCartHandler(discard(), newFragments(), catalog)
+	get := func(query string) *goquery.Document {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/fragments/add-to-cart?"+query, nil))
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		doc, err := goquery.NewDocumentFromReader(w.Body)
+		require.NoError(t, err)
+		return doc
+	}
+	sku := func(doc *goquery.Document) string { return doc.Find(`input[name="sku"]`).AttrOr("value", "") }
+
+	doc := get("id=knife&page=%2Fproducts%2Fknife")
+	assert.Equal(t, "knife.15-cm", sku(doc), "the default variant")
+	assert.Equal(t, "15 cm", doc.Find(".basket-add__choice").Text())
+	root := doc.Find(`[data-fragment="add-to-cart"]`)
+	assert.Equal(t, "catalog-variant-selected from:body", root.AttrOr("hx-trigger", ""))
+	assert.Equal(t, "/fragments/basket/add-to-cart?id=knife&page=%2Fproducts%2Fknife", root.AttrOr("hx-get", ""))
+
+	assert.Equal(t, "knife.24-cm", sku(get("id=knife&sku=knife.24-cm&page=%2F")))
+	assert.Equal(t, "knife.15-cm", sku(get("id=knife&sku=headlamp&page=%2F")), "another product's SKU chooses the default")
+	assert.Equal(t, "headlamp", sku(get("id=headlamp&page=%2F")), "a product without variants is its own SKU")
+
+	out := get("id=knife2&sku=knife2.24-cm&page=%2F")
+	_, disabled := out.Find(".basket-add__button").Attr("disabled")
+	assert.True(t, disabled, "a sold-out variant cannot be added")
+	assert.Equal(t, "Sold out for now.", out.Find(".basket-add__sold-out").Text())
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/money"
 	"github.com/bazaar-shop/bazaar/internal/runner"
 )
 
@@ -81,6 +83,39 @@ func TestThroughSidecars(t *testing.T) {
 					assert.Equal(t, int64(3100), change.Price.Amount)
 					assert.Equal(t, 54, change.Stock)
 				}
+			})
+
+			t.Run("variants through the API", func(t *testing.T) {
+				bearer := http.Header{"Authorization": {"Bearer " + admin}}
+				towel := `{"name":"Tea Towel","category":"kitchen","variants":[` +
+					`{"label":"Blue","price":{"amount":900,"currency":"EUR"},"stock":4},` +
+					`{"label":"Large Red","price":{"amount":1200,"currency":"EUR"},"stock":2}]}`
+				status, _, body := invoke(http.MethodPost, "products", bearer, towel)
+				require.Equal(t, http.StatusCreated, status, "%s", body)
+				var p contracts.Product
+				require.NoError(t, json.Unmarshal(body, &p))
+				assert.Equal(t, []contracts.Variant{
+					{SKU: "tea-towel.blue", Label: "Blue", Price: money.EUR(900), Stock: 4},
+					{SKU: "tea-towel.large-red", Label: "Large Red", Price: money.EUR(1200), Stock: 2},
+				}, p.Variants)
+				assert.Equal(t, money.EUR(900), p.Price, "listed from its lowest price")
+				assert.Equal(t, 6, p.Stock)
+
+				// A price of its own beside variants is refused by field,
+				// and nothing is stored.
+				status, _, body = invoke(http.MethodPost, "products", bearer,
+					`{"name":"Dish Cloth","category":"kitchen","price":{"amount":500,"currency":"EUR"},"variants":[{"label":"Blue","price":{"amount":900,"currency":"EUR"},"stock":1}]}`)
+				require.Equal(t, http.StatusUnprocessableEntity, status, "%s", body)
+				assert.Contains(t, string(body), "each variant has its price")
+				status, _, _ = invoke(http.MethodGet, "products/dish-cloth", nil, "")
+				assert.Equal(t, http.StatusNotFound, status)
+
+				// The seeded knife's variants, as the product page shows them.
+				status, _, body = invoke(http.MethodGet, "products/chefs-knife", nil, "")
+				require.Equal(t, http.StatusOK, status, "%s", body)
+				require.NoError(t, json.Unmarshal(body, &p))
+				require.Len(t, p.Variants, 3)
+				assert.Equal(t, "chefs-knife.24-cm", p.Variants[2].SKU)
 			})
 
 			t.Run("every answer is one the contract declares", func(t *testing.T) {

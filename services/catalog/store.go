@@ -10,6 +10,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
@@ -122,7 +123,7 @@ func (s *productStore) Save(ctx context.Context, p Product, etag string) (string
 	if err != nil {
 		return "", err
 	}
-	if err := s.dapr.PublishEvent(ctx, s.pubsub, TopicProductChanged, ProductChanged{ID: p.ID, Price: p.Price, Stock: p.Stock},
+	if err := s.dapr.PublishEvent(ctx, s.pubsub, TopicProductChanged, ProductChanged{ID: p.ID, Price: p.Price, Stock: p.Stock, Variants: p.Variants},
 		dapr.PublishEventWithContentType("application/json")); err != nil {
 		return "", fmt.Errorf("publish %s: %w", TopicProductChanged, err)
 	}
@@ -237,11 +238,13 @@ func (s *productStore) seed(ctx context.Context, products []Product) error {
 	return nil
 }
 
-// ProductChanged is the payload of catalog.product-changed.
+// ProductChanged is the payload of catalog.product-changed: the product's
+// price and stock, and each variant's.
 type ProductChanged struct {
-	ID    string      `json:"id"`
-	Price money.Money `json:"price"`
-	Stock int         `json:"stock"`
+	ID       string              `json:"id"`
+	Price    money.Money         `json:"price"`
+	Stock    int                 `json:"stock"`
+	Variants []contracts.Variant `json:"variants,omitempty"`
 }
 
 // reservationStore keeps one reservation per order in catalog's state store
