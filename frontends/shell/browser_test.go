@@ -586,6 +586,10 @@ func TestShopInTheBrowser(t *testing.T) {
 			}
 			assert.Equal(t, want, after[sku], "stock of %s: only the variant ordered is taken", sku)
 		}
+		b.do("the variants on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			b.open("/products/"+knife+"?sku="+large), chromedp.WaitVisible(css(".catalog-variants")))
+		b.shot("phone-product-variants")
+		b.accessible("product with variants on a phone")
 		b.noErrors()
 	})
 

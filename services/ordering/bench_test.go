@@ -41,7 +41,7 @@ func BenchmarkCheckout(b *testing.B) {
 				}
 				return nil
 			})
-			s.setStock("insulated-bottle", 1_000_000)
+			s.setStock("seed-starter-tray", 1_000_000)
 			s.waitFor("warmup", s.checkout("warmup", "warmup-order", approve), events.Paid)
 			for _, run := range []struct {
 				name   string
@@ -94,7 +94,7 @@ func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate floa
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s.add(user(w), "insulated-bottle", 1)
+				s.add(user(w), "seed-starter-tray", 1)
 				started[i] = time.Now()
 				ids[i] = s.checkout(user(w), fmt.Sprintf("order-%05d", i), approve)
 				// Like a person, wait for the basket to empty before shopping
@@ -104,7 +104,7 @@ func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate floa
 				// most of the load.)
 				for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 					_, body := s.call("basket", http.MethodGet, "basket", user(w), "")
-					if !strings.Contains(string(body), "insulated-bottle") {
+					if !strings.Contains(string(body), "seed-starter-tray") {
 						break
 					}
 					require.True(b, time.Now().Before(deadline), "basket of %s not emptied within 30 s", user(w))

@@ -217,7 +217,7 @@ func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
 				Extra: []compose.Service{harness.Probe("gateway")},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "2s", "ORDERING_STEP_BUDGET": "5s"}})
 			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
-			s.add("pat", "insulated-bottle", 2)
+			s.add("pat", "insulated-bottle.750-ml", 2)
 			before, _ := s.stock("insulated-bottle")
 			// Payment goes down once the checkout is accepted (basket needs
 			// it to tokenize the card), during the grace period.

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/harness"
 	"github.com/bazaar-shop/bazaar/internal/money"
@@ -120,6 +121,20 @@ func (s shop) stock(product string) (int, string) {
 	return p.Stock, h.Get("ETag")
 }
 
+// variantStock is the stock of each variant of product, by SKU.
+func (s shop) variantStock(product string) map[string]int {
+	s.t.Helper()
+	status, _, body := harness.Invoke(s.t, s.from, "catalog", http.MethodGet, "products/"+product, nil, "")
+	require.Equal(s.t, 200, status, "%s", body)
+	var p contracts.Product
+	require.NoError(s.t, json.Unmarshal(body, &p))
+	out := map[string]int{}
+	for _, v := range p.Variants {
+		out[v.SKU] = v.Stock
+	}
+	return out
+}
+
 func (s shop) setStock(product string, n int) {
 	s.t.Helper()
 	_, etag := s.stock(product)
@@ -161,7 +176,8 @@ func TestCheckoutSaga(t *testing.T) {
 			t.Run("happy path", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("chefs-knife")
-				s.add("ann", "chefs-knife", 2)
+				variantsBefore := s.variantStock("chefs-knife")
+				s.add("ann", "chefs-knife.20-cm", 2) // a variant: stock is held by SKU
 				id := s.checkout("ann", "happy-path-1", approve)
 				o := s.waitFor("ann", id, events.Paid, events.Cancelled)
 				require.Equal(t, events.Paid, o.Status, "%+v", o)
@@ -169,6 +185,13 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Equal(t, int64(2*5900), o.Total.Amount)
 				after, _ := s.stock("chefs-knife")
 				assert.Equal(t, before-2, after)
+				variantsAfter := s.variantStock("chefs-knife")
+				for sku, n := range variantsBefore {
+					if sku == "chefs-knife.20-cm" {
+						n -= 2
+					}
+					assert.Equal(t, n, variantsAfter[sku], "only the variant ordered is taken: %s", sku)
+				}
 				harness.Eventually(t, 10*time.Second, func() error {
 					_, body := s.call("basket", http.MethodGet, "basket", "ann", "")
 					if strings.Contains(string(body), "chefs-knife") {
@@ -189,7 +212,7 @@ func TestCheckoutSaga(t *testing.T) {
 			t.Run("declined card", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("linen-apron")
-				s.add("dan", "linen-apron", 3)
+				s.add("dan", "linen-apron.natural", 3)
 				id := s.checkout("dan", "declined-card-1", decline)
 				o := s.waitFor("dan", id, events.Paid, events.Cancelled)
 				assert.Equal(t, events.Cancelled, o.Status)
