@@ -24,7 +24,7 @@ run: dapr tools
 	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE))
 
 ## test: generated code, formatting, vet, unit and integration tests (both profiles)
-test: dapr tools deps check images-test
+test: dapr tools deps check images-test k8s-test
 	go test $(GO_TEST_FLAGS) ./...
 
 ## bench: the measured figures in docs/benchmarks.md
@@ -132,4 +132,4 @@ clean:
 # Containers and Kubernetes (issue 12): their targets live next to their tools.
 include deploy/manifests.mk
 include tools/ko/images.mk
--include tools/k8s/k8s.mk
+include tools/k8s/k8s.mk

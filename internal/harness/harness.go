@@ -72,11 +72,15 @@ var (
 	buildErr  error
 )
 
-// buildApps compiles every service in compose.yaml and the probe once per test binary.
+// buildApps compiles every service in compose.yaml and the probe once per
+// test binary, into the repository's bin/test-apps: one folder that every
+// test binary shares and overwrites (go build replaces each file by a
+// rename, so a system still running keeps its binaries), instead of a new
+// temporary folder per test binary that nothing would remove.
 func buildApps(f *compose.File) (string, error) {
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bazaar-apps-")
-		if err != nil {
+		dir := filepath.Join(Root(), "bin", "test-apps")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}

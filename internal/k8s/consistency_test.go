@@ -269,7 +269,9 @@ func checkManifests(base, root string) error {
 		if got, want := str(cfg, "spec", "accessControl", "defaultAction"), str(localConfig, "spec", "accessControl", "defaultAction"); got != want {
 			fail("access control: defaultAction %q on the cluster, %q in dapr/config.yaml", got, want)
 		}
-		if str(cfg, "spec", "mtls", "enabled") != "true" {
+		// mTLS is the control plane's on a cluster (Dapr's chart turns it
+		// on); an app Configuration may only leave it alone.
+		if str(cfg, "spec", "mtls", "enabled") == "false" {
 			fail("the Configuration turns mTLS off")
 		}
 	}
@@ -293,6 +295,7 @@ func TestConsistencyCheckFails(t *testing.T) {
 		{"component name", "dapr-components.yaml", "name: ordering-store", "name: orders-store", "component ordering-store (components/) is not in the manifests"},
 		{"component scopes", "dapr-components.yaml", "scopes: [basket]", "scopes: [basket, catalog]", "component basket-store: scopes"},
 		{"policy app id", "dapr-configuration.yaml", "appId: notification", "appId: notifier", "access control: policies for"},
+		{"mTLS off", "dapr-configuration.yaml", "spec:\n  metric:", "spec:\n  mtls: {enabled: false}\n  metric:", "turns mTLS off"},
 		{"policy namespace", "dapr-configuration.yaml", "namespace: bazaar\n        operations", "namespace: default\n        operations", `names namespace "default"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

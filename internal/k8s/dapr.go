@@ -188,9 +188,11 @@ func translateComponent(r *resource, ns string) error {
 			}
 			kept = append(kept, item)
 		}
+		// An empty list, not none: Dapr's Component schema requires
+		// spec.metadata (the API server refuses the component without it).
 		md.Content = kept
 		if len(kept) == 0 {
-			deleteKey(spec, "metadata")
+			md.Style = yaml.FlowStyle // metadata: []
 		}
 	}
 	return noVariables(root, where)
@@ -287,6 +289,11 @@ func translateConfig(doc *yaml.Node, source string, opts configOptions) (name st
 	if scalar(mtls, "enabled") != "true" {
 		return "", nil, fmt.Errorf("%s: mtls.enabled must be true: access control identifies callers by their certificates", where)
 	}
+	// On Kubernetes mTLS is the control plane's: Dapr's chart turns it on
+	// in its own Configuration (daprsystem), and an app Configuration with
+	// an mtls block must also name sentry and the trust domain (the CRD
+	// schema requires both), which are the chart's to know.
+	deleteKey(spec, "mtls")
 	if ac := lookup(spec, "accessControl"); ac != nil {
 		for _, p := range lookup(ac, "policies").Content {
 			appIDs = append(appIDs, scalar(p, "appId"))

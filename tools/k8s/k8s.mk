@@ -1,0 +1,58 @@
+# make k8s-test: Bazaar on a real Kubernetes control plane (tools/k8s).
+#
+# k8s-tools builds the control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd: tools/k8s), kwok (tools/k8s/kwok) and Dapr's sidecar
+# injector (dapr/runtime) into bin/k8s/; k8s-test (tools/k8s/test) starts them
+# on loopback with Dapr's CRDs and Helm chart and applies Bazaar's manifests.
+.PHONY: k8s-tools k8s-test
+
+K8S_BIN := bin/k8s
+K8S_VERSION := v1.37.2
+# The version the API server reports (charts and clients look at it).
+K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
+# The manifests k8s-test applies (a kustomization, or a folder of plain YAML):
+# the example overlay, which builds on the generated base.
+K8S_MANIFESTS ?= deploy/overlays/example
+K8S_TEST_FLAGS ?= -count=1 -timeout 20m -v
+
+## k8s-tools: build the Kubernetes control plane, kwok and Dapr's injector into bin/k8s/
+k8s-tools: $(K8S_BIN)/.built-control-plane $(K8S_BIN)/kwok $(K8S_BIN)/injector
+
+## k8s-test: Dapr's chart and injector, then Bazaar's manifests, on a real API server with a simulated node
+# It applies the committed deploy/ as it is (no k8s-manifests first): the
+# drift test in internal/k8s is what says whether that is current.
+k8s-test: k8s-tools dapr
+	cd tools/k8s/test && BAZAAR_K8S_BIN=$(CURDIR)/$(K8S_BIN) \
+	  BAZAAR_DAPR_CHART=$$(go env GOMODCACHE)/github.com/dapr/dapr@v$(DAPR_VERSION)/charts/dapr \
+	  BAZAAR_K8S_MANIFESTS=$(abspath $(K8S_MANIFESTS)) \
+	  go test $(K8S_TEST_FLAGS) .
+
+# k8s_build runs `go build $(3)` in module $(2) at low priority (others share
+# the 2 cores), printing its progress and how long it took.
+define k8s_build
+	@mkdir -p $(K8S_BIN)
+	@echo "Building $(1) from source ($(2))."
+	@start=$$(date +%s); ( cd $(2) && nice go build $(3) ) & pid=$$!; \
+	n=0; while kill -0 $$pid 2>/dev/null; do sleep 1; n=$$((n+1)); [ $$((n % 30)) = 0 ] && echo "  … still building $(1) ($${n}s)"; done; \
+	wait $$pid || exit 1; \
+	echo "$(1) built in $$(( $$(date +%s) - start ))s"
+endef
+
+# One go build for the three Kubernetes commands (they share most of their
+# ~2700 packages), then etcd; the first build takes about 25 minutes on 2 cores.
+K8S_CONTROL_PLANE_BUILD := -ldflags "$(K8S_LDFLAGS)" -o $(CURDIR)/$(K8S_BIN)/ \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+  && nice go build -o $(CURDIR)/$(K8S_BIN)/etcd go.etcd.io/etcd/server/v3
+$(K8S_BIN)/.built-control-plane: tools/k8s/go.mod tools/k8s/go.sum
+	$(call k8s_build,kube-apiserver kube-controller-manager kube-scheduler etcd,tools/k8s,$(K8S_CONTROL_PLANE_BUILD))
+	@touch $@
+
+$(K8S_BIN)/kwok: tools/k8s/kwok/go.mod tools/k8s/kwok/go.sum
+	$(call k8s_build,kwok,tools/k8s/kwok,-o $(CURDIR)/$@ sigs.k8s.io/kwok/cmd/kwok)
+
+# The injector from the module that pins Dapr's runtime, built as daprd is.
+K8S_INJECTOR_BUILD := -tags stablecomponents -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
+  -o $(CURDIR)/$(K8S_BIN)/injector github.com/dapr/dapr/cmd/injector
+$(K8S_BIN)/injector: dapr/runtime/go.mod dapr/runtime/go.sum
+	$(call k8s_build,the Dapr sidecar injector,dapr/runtime,$(K8S_INJECTOR_BUILD))
