@@ -165,8 +165,8 @@ func export(f *compose.File, profile, dataDir, out string, stdout io.Writer) err
 		"PAYMENT_SECRETS_FILE": filepath.Join(dataDir, "secrets", "payment.json"), "NATS_URL": "nats://127.0.0.1:4222", "NATS_TOKEN": "",
 		"REDIS_ADDR": "127.0.0.1:6379", "REDIS_PASSWORD": "",
 		"POSTGRES_CONN": "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
-		"OTLP_ENDPOINT": "127.0.0.1:4318",
-		"SMTP_HOST":     "127.0.0.1", "SMTP_PORT": "1025",
+		"OTLP_ENDPOINT": "127.0.0.1:4318", "TRACE_SAMPLING_RATE": "1",
+		"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "1025",
 	})
 	if err != nil {
 		return err
