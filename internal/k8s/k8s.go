@@ -41,6 +41,9 @@ type Options struct {
 	SamplingRate string
 	// DaprNamespace is where Dapr's Helm chart runs the control plane.
 	DaprNamespace string
+	// MonitoringNamespace is where Prometheus runs: the only traffic
+	// besides the sidecars' that reaches the metrics ports.
+	MonitoringNamespace string
 	// IngressNamespace is where the Ingress controller runs: the only
 	// traffic from outside that the gateway accepts.
 	IngressNamespace string
@@ -51,7 +54,7 @@ type Options struct {
 // DefaultOptions are the values deploy/base is generated with.
 func DefaultOptions() Options {
 	return Options{Namespace: "bazaar", ImagePrefix: "bazaar", DaprNamespace: "dapr-system",
-		IngressNamespace: "ingress-nginx", ShopURL: "https://shop.example.com"}
+		IngressNamespace: "ingress-nginx", MonitoringNamespace: "monitoring", ShopURL: "https://shop.example.com"}
 }
 
 // header starts every generated file.
@@ -368,6 +371,9 @@ const (
 // sidecar: every stream is opened by the sidecar.
 var daprControlPlanePorts = []int{50001, 50005, 50006, 6500}
 
+// daprMetricsPort is where each sidecar serves its Prometheus metrics.
+const daprMetricsPort = 9090
+
 func networkPolicies(f *compose.File, components []*resource, readable map[string][]string, opts Options) []object {
 	ns := opts.Namespace
 	all := map[string]string{"app.kubernetes.io/part-of": partOf}
@@ -390,7 +396,10 @@ func networkPolicies(f *compose.File, components []*resource, readable map[strin
 				// Sidecars take calls only from other sidecars (mTLS); an app
 				// is reached by its own sidecar inside the pod, which no
 				// network policy sees.
-				Ingress: []networkPolicyRule{{From: []networkPolicyPeer{bazaarPods}, Ports: tcp(daprInternal)}},
+				// Prometheus, in its own namespace, scrapes the sidecars'
+				// and the apps' metrics.
+				Ingress: []networkPolicyRule{{From: []networkPolicyPeer{bazaarPods}, Ports: tcp(daprInternal)},
+					{From: []networkPolicyPeer{nsPeer(opts.MonitoringNamespace)}, Ports: tcp(daprMetricsPort, appMetricsPort)}},
 				Egress: []networkPolicyRule{
 					{To: []networkPolicyPeer{bazaarPods}, Ports: tcp(daprInternal)},
 					{To: []networkPolicyPeer{nsPeer(opts.DaprNamespace)}, Ports: tcp(daprControlPlanePorts...)},
