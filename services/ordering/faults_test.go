@@ -144,15 +144,18 @@ func TestSagaCrashMatrix(t *testing.T) {
 				Extra: []compose.Service{harness.Probe("gateway")},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "1s"}})
 			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
-			s.setStock("wool-blanket", 1000)
+			// A variant: the stock that must be taken exactly once is held
+			// per SKU.
+			const backpack, sku = "trail-backpack", "trail-backpack.38-litres"
+			s.setVariantStock(sku, 1000)
 			var slowest time.Duration
 			for round := range rounds {
 				for _, c := range crashCases() {
 					t.Run(fmt.Sprintf("%d/%s", round, c), func(t *testing.T) {
 						s := shop{t: t, sys: sys, from: s.from, users: s.users}
 						user := fmt.Sprintf("crash-%d-%s-%s", round, c.victim, c.at)
-						s.add(user, "wool-blanket", 1)
-						before, _ := s.stock("wool-blanket")
+						s.add(user, sku, 1)
+						before := s.variantStock(backpack)
 						id := s.checkout(user, user, approve)
 						// Poll the order through ordering's own API until it
 						// reaches the point, then kill.
@@ -186,8 +189,14 @@ func TestSagaCrashMatrix(t *testing.T) {
 						}
 						assert.Less(t, took, limit, "final %s after the process was back", took)
 						harness.Eventually(t, 30*time.Second, func() error {
-							if after, _ := s.stock("wool-blanket"); after != before-1 {
-								return fmt.Errorf("stock %d, want %d", after, before-1)
+							after := s.variantStock(backpack)
+							for v, n := range before {
+								if v == sku {
+									n--
+								}
+								if after[v] != n {
+									return fmt.Errorf("stock of %s %d, want %d", v, after[v], n)
+								}
 							}
 							return nil
 						})

@@ -135,6 +135,28 @@ func (s shop) variantStock(product string) map[string]int {
 	return out
 }
 
+// setVariantStock sets the stock of one variant (sku) of product, keeping
+// the others as they are.
+func (s shop) setVariantStock(sku string, n int) {
+	s.t.Helper()
+	product := contracts.ProductOfSKU(sku)
+	status, h, body := harness.Invoke(s.t, s.from, "catalog", http.MethodGet, "products/"+product, nil, "")
+	require.Equal(s.t, 200, status, "%s", body)
+	var p contracts.Product
+	require.NoError(s.t, json.Unmarshal(body, &p))
+	variants := make([]map[string]any, 0, len(p.Variants))
+	for _, v := range p.Variants {
+		stock := v.Stock
+		if v.SKU == sku {
+			stock = n
+		}
+		variants = append(variants, map[string]any{"label": v.Label, "price": v.Price, "stock": stock})
+	}
+	update, _ := json.Marshal(map[string]any{"name": p.Name, "description": p.Description, "category": p.Category, "variants": variants})
+	status, _, body = harness.Invoke(s.t, s.from, "catalog", http.MethodPut, "products/"+product, http.Header{"If-Match": {h.Get("ETag")}, "Authorization": {"Bearer " + s.users.Admin(s.t)}}, string(update))
+	require.Equal(s.t, 200, status, "%s", body)
+}
+
 func (s shop) setStock(product string, n int) {
 	s.t.Helper()
 	_, etag := s.stock(product)
