@@ -44,13 +44,16 @@ func TestTwoReplicasOfEveryService(t *testing.T) {
 				s.waitFor("rita", id, events.Shipped)
 			})
 
-			t.Run("20 buyers race for 5 in stock", func(t *testing.T) {
+			t.Run("20 buyers race for the last 5 of a variant", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
-				s.setStock("block-plane", 5)
+				const knife, sku = "chefs-knife", "chefs-knife.24-cm"
+				s.setVariantStock(sku, 5)
+				others := s.variantStock(knife)
+				delete(others, sku)
 				const buyers = 20
 				ids := make([]string, buyers)
 				for i := range buyers {
-					s.add(fmt.Sprintf("racer-%d", i), "block-plane", 1)
+					s.add(fmt.Sprintf("racer-%d", i), sku, 1)
 				}
 				var wg sync.WaitGroup
 				for i := range buyers {
@@ -66,9 +69,11 @@ func TestTwoReplicasOfEveryService(t *testing.T) {
 						assert.Equal(t, events.StockRejected, o.Reason)
 					}
 				}
-				assert.Equal(t, 5, paid, "exactly the stock is sold")
-				left, _ := s.stock("block-plane")
-				assert.Zero(t, left)
+				assert.Equal(t, 5, paid, "exactly the variant's stock is sold")
+				left := s.variantStock(knife)
+				assert.Zero(t, left[sku])
+				delete(left, sku)
+				assert.Equal(t, others, left, "the other variants are untouched")
 			})
 
 			t.Run("15 checkouts a second for 20 s", func(t *testing.T) {
