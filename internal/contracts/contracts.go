@@ -77,6 +77,16 @@ type Variant struct {
 // known from the SKU alone (ProductOfSKU).
 func VariantSKU(productID, part string) string { return productID + "." + part }
 
+// SKUOf is what a line orders: its SKU, or, for a product without variants
+// (sku ""), the product's id. Basket lines, checkout lines and reservation
+// lines all say it this way.
+func SKUOf(productID, sku string) string {
+	if sku != "" {
+		return sku
+	}
+	return productID
+}
+
 // ProductOfSKU is the id of the product a SKU belongs to. A product without
 // variants is its own SKU.
 func ProductOfSKU(sku string) string {
@@ -142,12 +152,7 @@ type ReservationLine struct {
 }
 
 // Item is what the line orders: its SKU, or the product's id.
-func (l ReservationLine) Item() string {
-	if l.SKU != "" {
-		return l.SKU
-	}
-	return l.ProductID
-}
+func (l ReservationLine) Item() string { return SKUOf(l.ProductID, l.SKU) }
 
 // Reservation statuses.
 const (

@@ -6,6 +6,7 @@ package events
 import (
 	"strings"
 
+	"github.com/bazaar-shop/bazaar/internal/contracts"
 	"github.com/bazaar-shop/bazaar/internal/money"
 )
 
@@ -45,12 +46,7 @@ type Line struct {
 }
 
 // Item is what the line orders: its SKU, or the product's id.
-func (l Line) Item() string {
-	if l.SKU != "" {
-		return l.SKU
-	}
-	return l.ProductID
-}
+func (l Line) Item() string { return contracts.SKUOf(l.ProductID, l.SKU) }
 
 // Title names the line for people: the product, and its variant if any.
 func (l Line) Title() string {

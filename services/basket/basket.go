@@ -41,12 +41,7 @@ type Item struct {
 }
 
 // item is the line's identity in the basket: its SKU, or the product's id.
-func (it Item) item() string {
-	if it.SKU != "" {
-		return it.SKU
-	}
-	return it.ProductID
-}
+func (it Item) item() string { return contracts.SKUOf(it.ProductID, it.SKU) }
 
 // title names the line for people: the product, and its variant if any.
 func (it Item) title() string {
