@@ -44,9 +44,13 @@ type Extension struct {
 	Profiles       map[string]Profile `yaml:"profiles"`
 	Placement      *bool              `yaml:"placement"`
 	Sentry         *bool              `yaml:"sentry"`
-	Tracing        Tracing            `yaml:"tracing"`
-	Metrics        Metrics            `yaml:"metrics"`
-	Mail           Mail               `yaml:"mail"`
+	// PlaintextBetweenSidecars must be true for sentry: false while the
+	// sidecar configuration asks for mTLS: without sentry the sidecars talk
+	// plain text, and access control can no longer tell callers apart.
+	PlaintextBetweenSidecars *bool   `yaml:"plaintext-between-sidecars"`
+	Tracing                  Tracing `yaml:"tracing"`
+	Metrics                  Metrics `yaml:"metrics"`
+	Mail                     Mail    `yaml:"mail"`
 }
 
 // Mail is where the notification service's e-mails go: a Mailpit the runner
@@ -394,6 +398,7 @@ func (f *File) validateDapr(e Extension, p string, add func(path, msg string)) {
 			add(p+".config", fmt.Sprintf("no such file %s", e.Config))
 		}
 	}
+	f.validateMTLS(e, p, add)
 	if e.ComponentsPath != "" {
 		if !isDir(f.Abs(e.ComponentsPath)) {
 			add(p+".components-path", fmt.Sprintf("no such folder %s", e.ComponentsPath))
@@ -430,6 +435,64 @@ func (f *File) validateDapr(e Extension, p string, add func(path, msg string)) {
 	} else if _, ok := e.Profiles[e.DefaultProfile]; !ok && len(e.Profiles) > 0 {
 		add(p+".default-profile", fmt.Sprintf("no profile %q", e.DefaultProfile))
 	}
+}
+
+// validateMTLS refuses sentry: false while the sidecar configuration says
+// mtls.enabled: true: the runner then starts the sidecars without
+// --enable-mtls, and a configuration that reads "mTLS on" would be wrong
+// about what runs. Only an explicit plaintext-between-sidecars: true says
+// that plain text is wanted.
+func (f *File) validateMTLS(e Extension, p string, add func(path, msg string)) {
+	sentry, plaintext := On(e.Sentry, true), On(e.PlaintextBetweenSidecars, false)
+	if sentry && plaintext {
+		add(p+".plaintext-between-sidecars", "plain text between sidecars needs sentry: false (sentry is what gives them mTLS)")
+		return
+	}
+	if sentry || plaintext || e.Config == "" {
+		return
+	}
+	data, err := os.ReadFile(f.Abs(e.Config))
+	if err != nil {
+		return // reported as "no such file" above
+	}
+	if line, on := mtlsEnabled(data); on {
+		add(p+".sentry", fmt.Sprintf("sentry: false runs the sidecars without mTLS, but %s:%d says mtls.enabled: true; "+
+			"set plaintext-between-sidecars: true if plain text between sidecars is really wanted", e.Config, line))
+	}
+}
+
+// mtlsEnabled finds spec.mtls.enabled in a Dapr Configuration and reports
+// its line and whether it is true.
+func mtlsEnabled(data []byte) (int, bool) {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0, false
+	}
+	node := doc.Content[0]
+	for _, key := range []string{"spec", "mtls", "enabled"} {
+		node = child(node, key)
+		if node == nil {
+			return 0, false
+		}
+	}
+	var on bool
+	if node.Decode(&on) != nil {
+		return 0, false
+	}
+	return node.Line, on
+}
+
+// child is the value of key in a mapping node, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func (f *File) daprPath() string {

@@ -127,3 +127,30 @@ func TestRepositoryFile(t *testing.T) {
 		assert.NoError(t, err)
 	}
 }
+
+// TestSentryOffKeepsMTLSHonest refuses sentry: false while the sidecar
+// configuration says mTLS is on, unless the file asks for plain text.
+func TestSentryOffKeepsMTLSHonest(t *testing.T) {
+	dir := fixture(t)
+	config := "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nspec:\n  mtls:\n    enabled: true\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dapr/config.yaml"), []byte(config), 0o644))
+	with := func(lines string) string {
+		return strings.Replace(valid, "    config: dapr/config.yaml\n", "    config: dapr/config.yaml\n"+lines, 1)
+	}
+
+	_, err := Parse([]byte(with("    sentry: false\n")), "compose.yaml", dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "compose.yaml:5: extensions[0].sentry: sentry: false runs the sidecars without mTLS, but dapr/config.yaml:5 says mtls.enabled: true")
+
+	f, err := Parse([]byte(with("    sentry: false\n    plaintext-between-sidecars: true\n")), "compose.yaml", dir)
+	require.NoError(t, err, "plain text asked for in so many words")
+	assert.False(t, On(f.Dapr().Sentry, true))
+
+	_, err = Parse([]byte(with("    plaintext-between-sidecars: true\n")), "compose.yaml", dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "compose.yaml:5: extensions[0].plaintext-between-sidecars: plain text between sidecars needs sentry: false")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dapr/config.yaml"), []byte(strings.Replace(config, "true", "false", 1)), 0o644))
+	_, err = Parse([]byte(with("    sentry: false\n")), "compose.yaml", dir)
+	assert.NoError(t, err, "the configuration itself says mTLS is off")
+}
