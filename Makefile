@@ -1,6 +1,6 @@
 # Bazaar — the two commands you need are `make run` and `make test`.
 SHELL := /bin/bash
-DAPR_VERSION := 1.16.0
+DAPR_VERSION := 1.18.0
 DAPR_BINARIES := daprd placement sentry scheduler
 # Point BAZAAR_DAPR_BIN at a folder with your own daprd, placement, sentry and
 # scheduler (1.16.x, daprd with pubsub.jetstream and nameresolution.sqlite) to

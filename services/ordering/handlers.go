@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/dapr/durabletask-go/api"
 	"github.com/dapr/durabletask-go/workflow"
@@ -27,36 +28,53 @@ type Workflows interface {
 	Sagas
 }
 
-type workflows struct{ client *workflow.Client }
+type workflows struct {
+	client *workflow.Client
+	orders OrderReader
+}
 
-// Start schedules the saga for an order unless it already runs: the order id
-// is the instance id, so a redelivered event is a no-op.
+// Start schedules the saga for an order unless it already ran: the order id
+// is the instance id, so a redelivered event, a retried checkout or an
+// idempotency key used twice all name the same instance.
 //
-// An instance can also exist without ever running: Dapr 1.16.0 stores a new
-// instance before it asks the scheduler for the reminder that starts it, and
-// when the scheduler is down at that moment the call fails but the instance
-// stays, pending forever. So a pending instance is created again (the reuse
-// policy replaces it); nothing of it has run, so nothing runs twice.
+// The instance alone cannot tell: a settled order's saga (cancelled or
+// shipped) is purged from the workflow store after its retention period
+// (dapr/config.yaml), and Dapr 1.18 would start a purged id afresh, taking
+// stock and payment again. So the order is asked first; an order that has
+// settled is never started again, whatever its saga's history.
 func (w *workflows) Start(ctx context.Context, in sagaInput) error {
 	id := in.Checkout.OrderID
-	md, err := w.client.FetchWorkflowMetadata(ctx, id)
+	o, _, err := w.orders.Get(ctx, id)
 	switch {
-	case err == nil && md.RuntimeStatus != api.RUNTIME_STATUS_PENDING:
+	case err == nil && sagaEnded(o.Status):
 		return nil
-	case err != nil && !errors.Is(err, api.ErrInstanceNotFound):
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("look up order %s: %w", id, err)
+	}
+	_, err = w.client.FetchWorkflowMetadata(ctx, id)
+	switch {
+	case err == nil:
+		return nil // running, or waiting to run
+	case !errors.Is(err, api.ErrInstanceNotFound):
 		return fmt.Errorf("look up saga %s: %w", id, err)
 	}
-	replacePending := workflow.NewWorkflowOptions(api.WithOrchestrationIdReusePolicy(&api.OrchestrationIdReusePolicy{ //nolint:staticcheck // the only way to say it in durabletask-go v0.10
-		OperationStatus: []api.OrchestrationStatus{api.RUNTIME_STATUS_PENDING},
-		Action:          api.REUSE_ID_ACTION_TERMINATE,
-	}))
-	if _, err := w.client.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(id), workflow.WithInput(in), replacePending); err != nil {
-		// Perhaps a concurrent delivery started it: the broker redelivers,
-		// and the next try finds it running.
+	if _, err := w.client.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(id), workflow.WithInput(in)); err != nil {
+		if isAlreadyStarted(err) {
+			return nil // a concurrent delivery of the same checkout won
+		}
 		return fmt.Errorf("start saga %s: %w", id, err)
 	}
 	return nil
 }
+
+// sagaEnded reports whether an order's saga has ended: nothing more happens
+// to a cancelled or shipped order (a paid one still waits to be shipped).
+func sagaEnded(status string) bool { return status == events.Cancelled || status == events.Shipped }
+
+// isAlreadyStarted reports Dapr's refusal to create an instance whose id is
+// running ("an active workflow with ID … already exists"); the engine says
+// it only in the error's text.
+func isAlreadyStarted(err error) bool { return strings.Contains(err.Error(), "already exists") }
 
 // Raise hands an event (cancelEvent, shipEvent) to an order's saga, which
 // waits for it; it implements Sagas.

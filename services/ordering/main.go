@@ -43,7 +43,7 @@ func main() {
 			}
 			d.Log.InfoContext(ctx, "workflow worker started")
 		}()
-		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), orders, &workflows{client: wf}, settings, invoke), nil
+		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), orders, &workflows{client: wf, orders: orders}, settings, invoke), nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ordering:", err)

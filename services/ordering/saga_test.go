@@ -256,7 +256,7 @@ func startEngine(t *testing.T, registry *workflow.Registry) *workflow.Client {
 	executor, register := backend.NewGrpcExecutor(be, logger)
 	register(server)
 	fast := backend.WithMaxParallelism(4)
-	hub := backend.NewTaskHubWorker(be, backend.NewOrchestrationWorker(be, executor, logger, fast),
+	hub := backend.NewTaskHubWorker(be, backend.NewWorkflowWorker(backend.WorkflowWorkerOptions{Backend: be, Executor: executor, Logger: logger}, fast),
 		backend.NewActivityTaskWorker(be, executor, logger, fast), logger)
 	require.NoError(t, hub.Start(ctx))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
