@@ -1,6 +1,7 @@
 package main
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
@@ -64,43 +67,73 @@ func printable(s string) bool {
 	return true
 }
 
-// rateLimiter is a token bucket per client address.
+// maxClients bounds the buckets the gateway remembers.
+const maxClients = 100_000
+
+// rateLimiter is a token bucket (golang.org/x/time/rate) per client address.
+// It remembers at most max clients, most recently seen first. A bucket idle
+// long enough to have filled up again is forgotten, which changes nothing;
+// when max busy clients are remembered, a new one evicts the least recently
+// seen. So an attacker who rotates addresses pushes out only clients that
+// have gone quiet, never one that keeps asking (the old limiter dropped
+// every bucket at once, lifting everyone's limit).
 type rateLimiter struct {
-	rate, burst float64
-	now         func() time.Time
+	limit  rate.Limit
+	burst  int
+	refill time.Duration // an idle bucket is full again after this
+	max    int
+	now    func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	clients map[string]*list.Element // of *clientBucket, in recent
+	recent  *list.List               // most recently seen first
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+type clientBucket struct {
+	ip       string
+	lastSeen time.Time
+	tokens   *rate.Limiter
 }
 
-func newRateLimiter(rate, burst float64) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: burst, now: time.Now, buckets: map[string]*bucket{}}
+// newRateLimiter allows each client perSecond requests a second on average
+// and burst at once (at least one).
+func newRateLimiter(perSecond, burst float64) *rateLimiter {
+	b := max(1, int(math.Ceil(burst)))
+	return &rateLimiter{limit: rate.Limit(perSecond), burst: b,
+		refill: time.Duration(float64(b) / perSecond * float64(time.Second)), max: maxClients,
+		now: time.Now, clients: map[string]*list.Element{}, recent: list.New()}
 }
 
 func (l *rateLimiter) allow(client string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	b, ok := l.buckets[client]
-	if !ok {
-		if len(l.buckets) > 100_000 { // forget idle clients rather than grow without bound
-			l.buckets = map[string]*bucket{}
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[client] = b
+	e, ok := l.clients[client]
+	if ok {
+		l.recent.MoveToFront(e)
+	} else {
+		l.forget(now)
+		e = l.recent.PushFront(&clientBucket{ip: client, tokens: rate.NewLimiter(l.limit, l.burst)})
+		l.clients[client] = e
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
+	b := e.Value.(*clientBucket)
+	b.lastSeen = now
+	return b.tokens.AllowN(now, 1)
+}
+
+// forget drops, from the least recently seen end, the buckets that are full
+// again, then one more if there is still no room for a new client.
+func (l *rateLimiter) forget(now time.Time) {
+	for e := l.recent.Back(); e != nil && now.Sub(e.Value.(*clientBucket).lastSeen) >= l.refill; e = l.recent.Back() {
+		l.drop(e)
 	}
-	b.tokens--
-	return true
+	if l.recent.Len() >= l.max {
+		l.drop(l.recent.Back())
+	}
+}
+
+func (l *rateLimiter) drop(e *list.Element) {
+	delete(l.clients, l.recent.Remove(e).(*clientBucket).ip)
 }
 
 func (l *rateLimiter) middleware(next http.Handler) http.Handler {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -241,4 +242,36 @@ func TestTrustedProxies(t *testing.T) {
 		assert.Equal(t, http.StatusOK, get("203.0.113.2"), "another client has its own budget")
 		assert.Equal(t, http.StatusTooManyRequests, get("203.0.113.1"))
 	})
+}
+
+// TestRateLimitSurvivesAddressRotation: an attacker who rotates through more
+// addresses than the limiter remembers must not lift the limit of a client
+// that keeps asking (the old limiter dropped every bucket at 100,000).
+func TestRateLimitSurvivesAddressRotation(t *testing.T) {
+	l := newRateLimiter(1, 5)
+	now := time.Unix(1_700_000_000, 0)
+	l.now = func() time.Time { return now }
+	limited := "203.0.113.7"
+	for range 5 {
+		require.True(t, l.allow(limited))
+	}
+	require.False(t, l.allow(limited), "the burst is spent")
+
+	for i := range 3 * maxClients {
+		attacker := fmt.Sprintf("2001:db8::%x:%x", i>>16, i&0xffff)
+		require.True(t, l.allow(attacker), "a new address gets its burst")
+		if i%1000 == 0 {
+			now = now.Add(time.Millisecond) // the limited client keeps asking, faster than it refills
+			require.False(t, l.allow(limited), "still limited after %d other addresses", i+1)
+		}
+	}
+	assert.LessOrEqual(t, len(l.clients), maxClients, "memory stays bounded")
+	assert.Equal(t, len(l.clients), l.recent.Len())
+
+	// A bucket idle long enough to be full again is forgotten: a new one
+	// would be the same.
+	now = now.Add(5 * time.Second)
+	assert.True(t, l.allow("198.51.100.1"))
+	assert.Len(t, l.clients, 1, "every idle bucket forgotten")
+	assert.True(t, l.allow(limited), "refilled after 5 s")
 }
