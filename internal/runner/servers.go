@@ -134,6 +134,9 @@ func randomSecret() string {
 
 // redisCommand returns the command that runs a throwaway Redis for the
 // servers profile: loopback only, password protected, nothing persisted.
+// Its settings, the password among them, are in a private file (0600) in
+// dir rather than on its command line, which every local user can read in
+// the process list.
 func redisCommand(dir string, port int, password string) (func() *exec.Cmd, error) {
 	bin, err := findServer("redis-server")
 	if err != nil {
@@ -142,11 +145,17 @@ func redisCommand(dir string, port int, password string) (func() *exec.Cmd, erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	return func() *exec.Cmd {
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--save", "", "--appendonly", "no", "--requirepass", password, "--databases", "32", "--protected-mode", "yes")
-		return cmd
-	}, nil
+	conf := filepath.Join(dir, "redis.conf")
+	settings := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode yes\ndir %q\nsave \"\"\nappendonly no\ndatabases 32\nrequirepass %q\n",
+		port, dir, password)
+	if err := os.WriteFile(conf, []byte(settings), 0o600); err != nil {
+		return nil, err
+	}
+	// WriteFile keeps the mode of a file that was already there.
+	if err := os.Chmod(conf, 0o600); err != nil {
+		return nil, err
+	}
+	return func() *exec.Cmd { return exec.Command(bin, conf) }, nil
 }
 
 // postgresCommand initialises a throwaway PostgreSQL cluster in dir (once)
