@@ -30,7 +30,9 @@ type Workflows interface {
 
 type workflows struct {
 	client *workflow.Client
-	orders OrderReader
+	orders interface {
+		Get(ctx context.Context, id string) (Order, string, error)
+	}
 }
 
 // Start schedules the saga for an order unless it already ran: the order id

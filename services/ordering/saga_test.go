@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dapr/durabletask-go/api"
 	"github.com/dapr/durabletask-go/api/protos"
 	"github.com/dapr/durabletask-go/backend"
 	"github.com/dapr/durabletask-go/backend/sqlite"
@@ -514,4 +515,37 @@ func TestCheckCheckout(t *testing.T) {
 		change(&c)
 		assert.Error(t, checkCheckout(c), name)
 	}
+}
+
+// TestASettledOrderIsNeverStartedAgain: a redelivered checkout, a retried
+// one or an idempotency key used twice names the order's saga again. Once
+// the order has settled and its saga's history is purged (the retention
+// policy), the workflow engine would start that id afresh and take stock
+// and payment a second time; the order itself says no.
+func TestASettledOrderIsNeverStartedAgain(t *testing.T) {
+	ctx := context.Background()
+	const id = "order-settled"
+	w := newWorld(t)
+	wf := &workflows{client: w.client, orders: w.orders}
+	in := sagaInput{Checkout: checkout(id)}
+	w.payments.declined = true
+
+	// Twice at once, as two deliveries of one event: one saga.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { assert.NoError(t, wf.Start(ctx, in)) })
+	}
+	wg.Wait()
+	_, err := w.client.WaitForWorkflowCompletion(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, events.Cancelled, w.order(t, id).Status)
+	require.NoError(t, w.client.PurgeWorkflowState(ctx, id))
+
+	w.payments.declined = false
+	require.NoError(t, wf.Start(ctx, in))
+	_, err = w.client.FetchWorkflowMetadata(ctx, id)
+	require.ErrorIs(t, err, api.ErrInstanceNotFound, "a settled order's saga was started again")
+	assert.Equal(t, 5, w.stock.stock, "stock taken after the order settled")
+	assert.Empty(t, w.payments.authorized, "payment taken after the order settled")
+	assert.Equal(t, []string{events.Submitted, events.AwaitingStock, events.StockConfirmed, events.Cancelled}, history(w.order(t, id)))
 }
