@@ -37,6 +37,7 @@ func daprBin() string {
 // for it to report every service healthy, stops it with SIGTERM and checks
 // that no process it started survives.
 func TestRunStopsEverything(t *testing.T) {
+	skipShort(t)
 	root := harness.Root()
 	exe := filepath.Join(t.TempDir(), "bazaar")
 	build := exec.Command("go", "build", "-o", exe, "./cmd/bazaar")
@@ -185,6 +186,7 @@ func TestStartErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "make dapr")
 	})
 	t.Run("port in use", func(t *testing.T) {
+		skipShort(t)
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		defer l.Close()
@@ -197,6 +199,7 @@ func TestStartErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "service catalog (")
 	})
 	t.Run("never healthy", func(t *testing.T) {
+		skipShort(t)
 		g := loadCompose(t)
 		g.Services[0].Health = "/no-such-health-path"
 		_, err := runner.Start(context.Background(), runner.Options{Compose: g, Services: []string{"catalog"},
@@ -204,6 +207,15 @@ func TestStartErrors(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "catalog did not become healthy within 3s")
 	})
+}
+
+// skipShort skips a test that runs the Dapr binaries: `go test -short`
+// promises to need none (harness.Start skips the same way).
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the Dapr binaries: run without -short")
+	}
 }
 
 // loadCompose is the repository's compose.yaml without Jaeger and
