@@ -36,9 +36,15 @@ func here(r *http.Request) url.Values { return url.Values{"page": {pagePath(r)}}
 // browser's /<path> here as /pages/<path>.
 const pagesPrefix = "/pages"
 
-// pagePath is the page's address as the browser knows it.
+// pagePath is the page's address as the browser knows it. The home page
+// arrives as /pages, without its slash: Dapr 1.18 cleans an invoked method's
+// path (path.Clean), so the gateway's /pages/ loses its trailing slash.
 func pagePath(r *http.Request) string {
-	return strings.TrimPrefix(r.URL.RequestURI(), pagesPrefix)
+	p := strings.TrimPrefix(r.URL.RequestURI(), pagesPrefix)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
 }
 
 // chrome are the header's slots, on every page.

@@ -58,7 +58,10 @@ func (s *Shell) routes(cfg daprapp.Config) http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.PathPrefix("/static/shell/").Handler(s.assets.Handler()).Methods(http.MethodGet, http.MethodHead)
-	// The gateway hands the browser's /<path> to the shell as /pages/<path>.
+	// The gateway hands the browser's /<path> to the shell as /pages/<path>,
+	// and the home page's /pages/ comes as /pages (see pagePath).
+	r.Handle(pagesPrefix, s.page(pages["/"])).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(pagesPrefix, s.relay(pages["/"])).Methods(http.MethodPost)
 	p := r.PathPrefix(pagesPrefix).Subrouter()
 	for path, page := range pages {
 		p.Handle(path, s.page(page)).Methods(http.MethodGet, http.MethodHead)

@@ -107,6 +107,19 @@ func get(t *testing.T, h http.Handler, path string, header http.Header) (*httpte
 	return w, doc
 }
 
+// TestHomePageWithoutItsSlash: Dapr 1.18 cleans an invoked path, so the
+// gateway's /pages/ reaches the shell as /pages; it is still the home page
+// (it was a 404 page on 1.18 before).
+func TestHomePageWithoutItsSlash(t *testing.T) {
+	f := newFakeServices(0)
+	for _, path := range []string{"/pages", "/pages?category=garden"} {
+		w, doc := get(t, shellFor(f), path, nil)
+		require.Equal(t, http.StatusOK, w.Code, path)
+		assert.Equal(t, 1, doc.Find(`[data-fragment="product-grid"]`).Length(), path)
+		assert.Contains(t, doc.Find(`[data-fragment="user-menu"]`).Text(), "page=%2F", "the page is passed as the browser knows it")
+	}
+}
+
 func TestHomePageComposesFiveFragments(t *testing.T) {
 	f := newFakeServices(0)
 	w, doc := get(t, shellFor(f), "/pages/?category=garden", nil)
