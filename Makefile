@@ -16,12 +16,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # which two packages side by side on 2 cores made flaky.
 GO_TEST_FLAGS ?= -count=1 -timeout 30m -p 1
 
-.PHONY: run test bench crash fuzz lighthouse dapr tools deps check generate htmx clean
+.PHONY: run run-dapr test bench crash fuzz lighthouse dapr tools deps check generate htmx clean
 
 ## run: build what is missing and start every service (embedded profile)
 run: dapr tools
 	@go build -o bin/bazaar ./cmd/bazaar
 	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE))
+
+## run-dapr: like run, but the Dapr CLI (`bin/dapr run -f`) starts the apps and their sidecars
+run-dapr: dapr tools
+	@go build -o bin/bazaar ./cmd/bazaar
+	exec bin/bazaar run -dapr-cli bin/dapr $(if $(PROFILE),-profile $(PROFILE))
 
 ## test: generated code, formatting, vet, unit and integration tests (both profiles)
 test: dapr tools deps check images-test k8s-test
@@ -60,8 +65,15 @@ lighthouse:
 	  node -e 'const r=require("./bin/lighthouse/report.json"); console.log(process.argv[1].padEnd(20), Object.values(r.categories).map(c => c.title+" "+Math.round(c.score*100)).join(", "))' "$$p"; \
 	done
 
-## tools: build Jaeger (traces, tools/jaeger) and Mailpit (e-mail, tools/mailpit) into bin/
-tools: bin/jaeger bin/mailpit
+## tools: build Jaeger (traces, tools/jaeger), Mailpit (e-mail, tools/mailpit) and the Dapr CLI (tools/daprcli) into bin/
+tools: bin/jaeger bin/mailpit bin/dapr
+
+bin/dapr: tools/daprcli/go.mod tools/daprcli/go.sum
+	@mkdir -p bin
+	@echo "Building the Dapr CLI from source (tools/daprcli); the first build takes a few minutes."
+	@start=$$(date +%s); ( cd tools/daprcli && go build -o $(CURDIR)/bin/dapr \
+	    -ldflags "-X main.version=$$(sed -n 's,.*github.com/dapr/cli v\([^ ]*\).*,\1,p' go.mod)" github.com/dapr/cli ) && \
+	  echo "Dapr CLI built in $$(( $$(date +%s) - start ))s"
 
 bin/mailpit: tools/mailpit/go.mod tools/mailpit/go.sum
 	@mkdir -p bin
@@ -94,6 +106,23 @@ bin/.built-$(DAPR_VERSION): dapr/runtime/go.mod dapr/runtime/go.sum dapr/runtime
 	n=0; while kill -0 $$pid 2>/dev/null; do sleep 1; n=$$((n+1)); [ $$((n % 15)) = 0 ] && echo "  … still building ($${n}s)"; done; \
 	wait $$pid || exit 1; \
 	echo "Dapr runtime built in $$(( $$(date +%s) - start ))s"
+	@touch $@
+
+## dapr-previous: build the runtime Bazaar upgraded from (1.16.0, dapr/runtime/previous.mod) into bin/dapr-1.16.0
+# The upgrade test starts it to write a data folder that today's runtime must
+# read; `make bench` compares the two. Built like `make dapr`, from the same
+# daprd/main.go.
+DAPR_PREVIOUS := 1.16.0
+dapr-previous: bin/dapr-$(DAPR_PREVIOUS)/.built
+
+bin/dapr-$(DAPR_PREVIOUS)/.built: dapr/runtime/previous.mod dapr/runtime/previous.sum dapr/runtime/daprd/main.go
+	@mkdir -p $(@D)
+	@echo "Building the previous Dapr runtime $(DAPR_PREVIOUS) from source (dapr/runtime/previous.mod); the first build takes 5-10 minutes."
+	@start=$$(date +%s); \
+	( cd dapr/runtime && nice go build -modfile previous.mod -tags stablecomponents \
+	    -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_PREVIOUS)" \
+	    -o $(CURDIR)/$(@D)/ ./daprd github.com/dapr/dapr/cmd/placement github.com/dapr/dapr/cmd/sentry github.com/dapr/dapr/cmd/scheduler ) || exit 1; \
+	echo "Dapr runtime $(DAPR_PREVIOUS) built in $$(( $$(date +%s) - start ))s"
 	@touch $@
 
 ## deps: servers and the browser the tests use, from Debian's packages when missing

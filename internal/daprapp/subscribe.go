@@ -55,12 +55,17 @@ func Answer(w http.ResponseWriter, status string) {
 }
 
 // DeadLetters adds to subs a subscription to each one's dead-letter topic,
-// delivered to route.
+// delivered to route. A dead letter that fails again is dead-lettered to its
+// own topic: the sidecar publishes it there anew once its retries are spent,
+// so it comes round again until it is handled. Without that, Redis Streams
+// (components-contrib 1.17 and later) acknowledges a message whose delivery
+// failed, and an event that outlasted both topics' retries (its app down for
+// 20 s or more) was lost.
 func DeadLetters(subs []Subscription, route string) []Subscription {
 	out := append([]Subscription(nil), subs...)
 	for _, s := range subs {
 		if s.DeadLetterTopic != "" {
-			out = append(out, Subscription{PubsubName: s.PubsubName, Topic: s.DeadLetterTopic, Route: route})
+			out = append(out, Subscription{PubsubName: s.PubsubName, Topic: s.DeadLetterTopic, Route: route, DeadLetterTopic: s.DeadLetterTopic})
 		}
 	}
 	return out
@@ -96,8 +101,8 @@ func Consume(log *slog.Logger, h EventHandler) http.Handler {
 
 // ConsumeDeadLetters serves the dead-letter topics with the same handler, once
 // more: an event that failed only because something it needs was down for
-// longer than the retries is handled now, and one that fails again is
-// redelivered by the broker later. A poison event is logged, without its
+// longer than the retries is handled now, and one that fails again goes
+// round its dead-letter topic again (DeadLetters). A poison event is logged, without its
 // payload (it may carry personal data), and taken off the queue.
 func ConsumeDeadLetters(log *slog.Logger, h EventHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +115,7 @@ func ConsumeDeadLetters(log *slog.Logger, h EventHandler) http.Handler {
 			log.ErrorContext(r.Context(), "dead letter: an event could not be handled and is dropped", "topic", e.Topic, "event_id", e.ID, "source", e.Source, "err", err)
 			Answer(w, Success)
 		case err != nil:
-			log.WarnContext(r.Context(), "dead letter not handled yet; the broker redelivers it", "topic", e.Topic, "event_id", e.ID, "err", err)
+			log.WarnContext(r.Context(), "dead letter not handled yet; it comes round again", "topic", e.Topic, "event_id", e.ID, "err", err)
 			Answer(w, Retry)
 		default:
 			log.InfoContext(r.Context(), "dead letter handled", "topic", e.Topic, "event_id", e.ID)

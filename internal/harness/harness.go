@@ -5,6 +5,7 @@ package harness
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -37,6 +38,13 @@ type Options struct {
 	// (System.MetricsURL); both off by default, so that other tests do not
 	// pay for them.
 	Tracing, Metrics bool
+	// DataDir, if set, is the data folder to run on, kept afterwards (a
+	// test that starts a second system on the first one's data); by default
+	// each system gets a temporary folder, removed when the test ends.
+	DataDir string
+	// DaprBin, if set, is the folder of the Dapr runtime to run (the
+	// upgrade test's older one); by default BAZAAR_DAPR_BIN or bin/.
+	DaprBin string
 }
 
 // Probe returns a test app that records the events it receives on topics.
@@ -148,15 +156,14 @@ func Start(t testing.TB, opts Options) *runner.System {
 			f.Services[i].Replicas = opts.Replicas
 		}
 	}
-	data, err := os.MkdirTemp("", "bazaar-test-")
-	if err != nil {
-		t.Fatal(err)
+	data, keepData := opts.DataDir, opts.DataDir != ""
+	if !keepData {
+		if data, err = os.MkdirTemp("", "bazaar-test-"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var logs lockedBuffer
-	daprBin := os.Getenv("BAZAAR_DAPR_BIN")
-	if daprBin == "" {
-		daprBin = filepath.Join(root, "bin")
-	}
+	daprBin := cmp.Or(opts.DaprBin, os.Getenv("BAZAAR_DAPR_BIN"), filepath.Join(root, "bin"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sys, err := runner.Start(ctx, runner.Options{
@@ -176,8 +183,10 @@ func Start(t testing.TB, opts Options) *runner.System {
 			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".log"
 			_ = os.WriteFile(filepath.Join(dir, name), []byte(logs.all()), 0o644)
 		}
-		os.RemoveAll(data)
-		os.RemoveAll(runner.PostgresHome(data))
+		if !keepData {
+			os.RemoveAll(data)
+			os.RemoveAll(runner.PostgresHome(data))
+		}
 	}
 	if err != nil {
 		cleanup()

@@ -18,9 +18,9 @@ type process struct {
 	out     io.Writer
 	events  io.Writer // where crashes and restarts are reported
 	restart bool
-	// restarted, if set, runs after each restart (the app's sidecar
-	// restarts with it, see startApp).
-	restarted func()
+	// exitedHook, if set, runs each time the child exits, before any
+	// restart: a sidecar's address leaves name resolution at once.
+	exitedHook func()
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -58,14 +58,22 @@ func (p *process) spawn() (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// supervise waits for the child and restarts it after a crash, backing off
-// from 250 ms up to 15 s so that a crash loop does not eat the machine.
+// supervise waits for the child and restarts it after a crash. A child that
+// dies within stableAfter of its start is crash-looping: it backs off from
+// 250 ms up to 15 s so that the loop does not eat the machine. One that ran
+// longer comes back after 250 ms, however often it is killed: a customer's
+// order waits on it, and the backoff was most of the recovery time under
+// repeated kills (docs/dapr.md).
 func (p *process) supervise(cmd *exec.Cmd) {
 	defer close(p.exited)
-	backoff := 250 * time.Millisecond
+	const firstBackoff, stableAfter = 250 * time.Millisecond, 2 * time.Second
+	backoff := firstBackoff
 	for {
 		started := time.Now()
 		err := cmd.Wait()
+		if p.exitedHook != nil {
+			p.exitedHook()
+		}
 		p.mu.Lock()
 		stopping := p.stopping
 		p.waitErr = err
@@ -76,8 +84,8 @@ func (p *process) supervise(cmd *exec.Cmd) {
 			}
 			return
 		}
-		if time.Since(started) > time.Minute {
-			backoff = 250 * time.Millisecond
+		if time.Since(started) >= stableAfter {
+			backoff = firstBackoff
 		}
 		p.mu.Lock()
 		wait := max(backoff, p.holdFor)
@@ -99,9 +107,6 @@ func (p *process) supervise(cmd *exec.Cmd) {
 			return
 		}
 		cmd = next
-		if p.restarted != nil {
-			p.restarted()
-		}
 	}
 }
 

@@ -48,6 +48,9 @@ type Options struct {
 	Verbose bool
 	// ReadyTimeout bounds the wait for every service to become healthy.
 	ReadyTimeout time.Duration
+	// InfraOnly starts everything but the apps and their sidecars, and
+	// writes a run file for the Dapr CLI to start those (cli.go).
+	InfraOnly bool
 }
 
 // System is a running set of services and their infrastructure.
@@ -72,6 +75,9 @@ type System struct {
 	// MailURL is Mailpit's API (empty when mail goes to another server);
 	// SMTPAddr is where the sidecars send e-mail.
 	MailURL, SMTPAddr string
+	// RunFile is the Dapr CLI's run file (InfraOnly): the CLI, not the
+	// runner, starts the apps and their sidecars.
+	RunFile string
 
 	opts     Options
 	mux      *logMux
@@ -80,6 +86,7 @@ type System struct {
 	infra    []*process // started in order, stopped in reverse
 	nats     *natsserver.Server
 	anchors  string
+	names    *nameTable // where sidecars find each other
 	stopOnce sync.Once
 }
 
@@ -105,6 +112,10 @@ type App struct {
 	app    *process
 	dapr   *process
 }
+
+// InternalAddr is where other sidecars reach this one (its address in name
+// resolution).
+func (a *App) InternalAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.InternalGRPCPort) }
 
 // SidecarURL is the base URL of the app's sidecar HTTP API.
 func (a *App) SidecarURL() string { return fmt.Sprintf("http://127.0.0.1:%d", a.HTTPPort) }
@@ -181,6 +192,13 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	if err := checkDaprBinaries(opts.DaprBin); err != nil {
 		return nil, err
 	}
+	version, err := daprVersion(opts.DaprBin)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDataVersion(opts.DataDir, version); err != nil {
+		return nil, err
+	}
 	s := &System{
 		Profile: profile, DataDir: opts.DataDir, opts: opts,
 		mux: newLogMux(opts.Logs, opts.Color, opts.Verbose, filepath.Join(opts.DataDir, "logs")), progress: opts.Progress, ports: newPortPool(),
@@ -215,6 +233,21 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	resources, config, err := s.renderResources(prof)
 	if err != nil {
 		return nil, err
+	}
+	// No sidecar of an earlier run is alive: callers must not pick their
+	// addresses, which name resolution keeps listed for a while.
+	if s.names, err = openNameTable(config); err != nil {
+		return nil, err
+	}
+	if err := s.names.clear(); err != nil {
+		return nil, err
+	}
+	if opts.InfraOnly {
+		if err := s.startForCLI(ctx, services, resources, config); err != nil {
+			return nil, err
+		}
+		ok = true
+		return s, nil
 	}
 	for _, svc := range services {
 		for r := range svc.Replicas {
@@ -746,17 +779,11 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		exe = s.opts.Compose.Abs(exe)
 	}
 	appEnv := append(os.Environ(), env...)
+	// An app that crashes restarts alone: its sidecar runs on, as it does
+	// when an app container crashes in a Kubernetes pod. (Dapr 1.16.0 needed
+	// a fresh sidecar to register a restarted app's workflows again; 1.16.1
+	// fixed it, and the crash matrix kills apps alone to prove it.)
 	a.app = &process{name: a.Name(), out: s.mux.writer(a.Name()), events: s.progress, restart: true,
-		// An app that crashed comes back with a fresh sidecar, as in a new
-		// pod. Dapr 1.16.0's sidecar can miss the workflow registration of
-		// a restarted app and then run none of its workflows again (fixed
-		// in 1.16.1; docs/dapr.md); a new sidecar registers it afresh.
-		restarted: func() {
-			if a.HTTPPort != 0 {
-				fmt.Fprintf(s.progress, "%s restarted: restarting its sidecar with it\n", a.Name())
-				_ = a.dapr.kill()
-			}
-		},
 		command: func() *exec.Cmd {
 			c := exec.Command(exe, svc.Args...)
 			c.Env = appEnv
@@ -800,6 +827,7 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		args = append(args, "--enable-app-health-check", "--app-health-check-path", a.health, "--app-health-probe-interval", "3")
 	}
 	a.dapr = &process{name: a.Name() + "-dapr", out: s.mux.writer(a.Name() + "-dapr"), events: s.progress, restart: true,
+		exitedHook: func() { s.names.forget(a.InternalAddr()) },
 		command: func() *exec.Cmd {
 			c := exec.Command(filepath.Join(s.opts.DaprBin, "daprd"), args...)
 			c.Env = daprEnv
@@ -984,6 +1012,7 @@ func (s *System) Stop() {
 			s.nats.Shutdown()
 			s.nats.WaitForShutdown()
 		}
+		s.names.close()
 		_ = os.Remove(statePath(s.DataDir))
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,4 +186,101 @@ func paidReports(b testing.TB, url, token string) map[string][]time.Time {
 		}
 	}
 	return out
+}
+
+// BenchmarkCheckoutUnderRepeatedCrashes measures recovery as a customer
+// meets it: 10 checkouts a second are offered for 30 s (no grace period)
+// while the ordering app is killed with SIGKILL every 4 s, and each
+// customer's client reads its order once a second until it is final. The
+// figure is submit-to-final: from the start of POST /basket/checkout to
+// the first read that finds the order paid or cancelled. Every order is
+// counted: each must end paid, and be listed exactly once.
+func BenchmarkCheckoutUnderRepeatedCrashes(b *testing.B) {
+	const rate, period, killEvery = 10, 30 * time.Second, 4 * time.Second
+	orders := int(rate * period.Seconds())
+	for _, profile := range []string{"embedded", "servers"} {
+		b.Run(profile, func(b *testing.B) {
+			sys := harness.Start(b, harness.Options{Profile: profile, Services: backends,
+				Extra: []compose.Service{harness.Probe("gateway")},
+				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
+			s := shop{t: b, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
+			s.setStock("seed-starter-tray", 1_000_000)
+			for range b.N {
+				prefix := fmt.Sprintf("%s-crash-%d", profile, time.Now().UnixNano())
+				// Every customer signs in and fills a basket before the clock
+				// starts: only the checkout and the wait are measured.
+				user := func(i int) string { return fmt.Sprintf("%s-%d", prefix, i) }
+				var prep sync.WaitGroup
+				busy := make(chan struct{}, 16)
+				for i := range orders {
+					busy <- struct{}{}
+					prep.Go(func() {
+						defer func() { <-busy }()
+						s.add(user(i), "seed-starter-tray", 1)
+					})
+				}
+				prep.Wait()
+
+				ordering := sys.App("ordering")
+				begin := time.Now()
+				var kills atomic.Int32
+				stopKilling := make(chan struct{})
+				go func() {
+					tick := time.NewTicker(killEvery)
+					defer tick.Stop()
+					for {
+						select {
+						case <-stopKilling:
+							return
+						case <-tick.C:
+							if time.Since(begin) > period {
+								return
+							}
+							if ordering.KillApp() == nil {
+								kills.Add(1)
+							}
+						}
+					}
+				}()
+				latencies := make([]time.Duration, orders)
+				final := make([]string, orders)
+				var wg sync.WaitGroup
+				for i := range orders {
+					time.Sleep(time.Until(begin.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+					wg.Go(func() {
+						started := time.Now()
+						id := s.checkout(user(i), "crash-order", approve)
+						for deadline := started.Add(3 * time.Minute); time.Now().Before(deadline); {
+							time.Sleep(time.Second)
+							if o, status := s.order(user(i), id); status == 200 && (o.Status == events.Paid || o.Status == events.Cancelled) {
+								latencies[i], final[i] = time.Since(started), o.Status
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				close(stopKilling)
+
+				paid, listed := 0, 0
+				for i, status := range final {
+					if status == events.Paid {
+						paid++
+					}
+					_, body := s.call("ordering", http.MethodGet, "orders", user(i), "")
+					var list []Summary
+					require.NoError(b, json.Unmarshal(body, &list))
+					listed += len(list)
+				}
+				b.ReportMetric(float64(kills.Load()), "kills")
+				b.ReportMetric(float64(paid), "paid")
+				b.ReportMetric(float64(orders-paid), "not-paid")
+				b.ReportMetric(harness.Percentile(latencies, 50).Seconds(), "p50-s")
+				b.ReportMetric(harness.Percentile(latencies, 99).Seconds(), "p99-s")
+				b.ReportMetric(slices.Max(latencies).Seconds(), "max-s")
+				require.Equal(b, orders, paid, "every order paid")
+				require.Equal(b, orders, listed, "orders lost or duplicated")
+			}
+		})
+	}
 }

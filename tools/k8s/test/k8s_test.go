@@ -1,6 +1,6 @@
 // Package test proves Bazaar's Kubernetes manifests on a real control plane:
 // kube-apiserver, kube-controller-manager, kube-scheduler and etcd built from
-// source, kwok simulating a node, Dapr 1.16.0's CRDs and Helm chart, and
+// source, kwok simulating a node, Dapr 1.18.0's CRDs and Helm chart, and
 // Dapr's own Sentry and sidecar injector running as processes that the API
 // server calls as its mutating webhook.
 package test
@@ -581,7 +581,7 @@ func namespace(name string) *unstructured.Unstructured {
 	}}
 }
 
-// daprChart is Dapr 1.16.0's Helm chart in the module cache (dapr/runtime
+// daprChart is Dapr 1.18.0's Helm chart in the module cache (dapr/runtime
 // pins that module, so `make dapr` has downloaded it).
 func daprChart(t *testing.T) string {
 	if dir := os.Getenv("BAZAAR_DAPR_CHART"); dir != "" {
@@ -591,7 +591,7 @@ func daprChart(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "github.com/dapr/dapr@v1.16.0/charts/dapr")
+	dir := filepath.Join(strings.TrimSpace(string(out)), "github.com/dapr/dapr@v1.18.0/charts/dapr")
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("Dapr's chart: %v (run `make dapr` first)", err)
 	}

@@ -94,7 +94,7 @@ func decodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 // renderDaprChart renders Dapr's own chart as docs/kubernetes.md installs it
-// (`helm upgrade --install dapr dapr/dapr --version 1.16.0 --namespace
+// (`helm upgrade --install dapr dapr/dapr --version 1.18.0 --namespace
 // dapr-system --set global.ha.enabled=true --set
 // dapr_sidecar_injector.sidecarDropALLCapabilities=true`), its Raft groups'
 // volumes claimed from testdata/volumes.yaml.
@@ -109,7 +109,7 @@ func renderDaprChart(t *testing.T, dir string) []*unstructured.Unstructured {
 	install.SkipCRDs = true // applied first, from the chart's crds/
 	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
 	values := map[string]any{
-		"global":                map[string]any{"tag": "1.16.0", "ha": map[string]any{"enabled": true}},
+		"global":                map[string]any{"tag": "1.18.0", "ha": map[string]any{"enabled": true}},
 		"dapr_sidecar_injector": map[string]any{"sidecarDropALLCapabilities": true},
 		"dapr_placement":        map[string]any{"volumeclaims": map[string]any{"storageClassName": "k8s-test"}},
 		"dapr_scheduler":        map[string]any{"cluster": map[string]any{"storageClassName": "k8s-test"}},
