@@ -1,7 +1,9 @@
 // Command bazaar runs Bazaar on one machine: `bazaar run` starts every service
-// in compose.yaml with its Dapr sidecar, `bazaar status` shows what runs, and
-// `bazaar export` writes an equivalent multi-app run file for the dapr CLI,
-// `bazaar manifests` the Kubernetes manifests (deploy/base).
+// in compose.yaml with its Dapr sidecar (or, with -infra-only, everything
+// but those, for the Dapr CLI's `dapr run -f` to start), `bazaar status`
+// shows what runs, `bazaar export` writes the Dapr CLI's run file for
+// infrastructure that runs elsewhere, and `bazaar manifests` the Kubernetes
+// manifests (deploy/base).
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,9 +35,11 @@ const usage = `usage: bazaar <command> [flags]
 
 commands:
   run     start every service with its sidecar and wait for Ctrl-C
+          (-infra-only: all but the apps and sidecars, and a run file for
+          ` + "`dapr run -f`" + `; -dapr-cli bin/dapr: that, then the CLI itself)
   status  show what a running bazaar runs, where, and whether it is healthy
   logs    follow one service's log (app, replicas and sidecars): bazaar logs catalog
-  export  write an equivalent Dapr multi-app run file (dapr.yaml)
+  export  write the Dapr CLI's run file for infrastructure at the usual addresses
   manifests  write the Kubernetes manifests (a Kustomize base) into -o (deploy/base)
 
 Run 'bazaar <command> -h' for its flags.`
@@ -52,7 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	toolsBin := fs.String("tools-bin", "bin", "folder holding the tools `make tools` builds (jaeger)")
 	profile := fs.String("profile", getenv("BAZAAR_PROFILE"), "component profile (env BAZAAR_PROFILE; default: the file's)")
 	logLevel := fs.String("log-level", "", "daprd log level (default: the file's)")
-	out := fs.String("o", "", "export: the file to write (dapr.yaml); manifests: the folder (deploy/base)")
+	out := fs.String("o", "", "export: the run file to write (DATA/export/dapr.yaml); manifests: the folder (deploy/base)")
+	infraOnly := fs.Bool("infra-only", false, "run: start all but the apps and their sidecars, and write a run file for `dapr run -f` to start them")
+	daprCLI := fs.String("dapr-cli", "", "run: the Dapr CLI to start the apps and sidecars with (`make run-dapr`: bin/dapr); implies -infra-only")
+	freePorts := fs.Bool("free-ports", false, "run, export: pick every port free, those compose.yaml fixes too (the gateway's 8080, Jaeger's, Prometheus', Mailpit's)")
 	verbose := fs.Bool("verbose", false, "run: show every log line, start-up noise included (it is always in the data folder's logs/)")
 	lines := fs.Int("n", 50, "logs: how many past lines to show first")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -70,14 +78,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	load := func() (*compose.File, error) {
+		f, err := compose.Load(*file)
+		if err == nil && *freePorts {
+			pickFreePorts(f)
+		}
+		return f, err
+	}
 	switch args[0] {
 	case "run":
-		f, err := compose.Load(*file)
+		f, err := load()
 		if err != nil {
 			return err
 		}
+		cli := *daprCLI
+		if cli != "" {
+			if cli, err = filepath.Abs(cli); err != nil {
+				return err
+			}
+		}
 		return start(ctx, runner.Options{Compose: f, Profile: *profile, Services: fs.Args(), DataDir: absData,
-			DaprBin: absBin, ToolsBin: absTools, LogLevel: *logLevel, Logs: stdout, Progress: stderr, Color: isTerminal(stdout), Verbose: *verbose}, stdout)
+			DaprBin: absBin, ToolsBin: absTools, LogLevel: *logLevel, Logs: stdout, Progress: stderr, Color: isTerminal(stdout), Verbose: *verbose,
+			InfraOnly: *infraOnly || cli != ""}, cli, stdout)
 	case "logs":
 		if fs.NArg() != 1 {
 			return errors.New("usage: bazaar logs [-n lines] SERVICE")
@@ -93,11 +115,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		runner.PrintTable(ctx, stdout, st)
 		return nil
 	case "export":
-		f, err := compose.Load(*file)
+		f, err := load()
 		if err != nil {
 			return err
 		}
-		return export(f, *profile, absData, orDefault(*out, "dapr.yaml"), stdout)
+		opts := runner.Options{Compose: f, Profile: *profile, Services: fs.Args(), DataDir: absData, DaprBin: absBin, Progress: stderr}
+		return export(ctx, opts, orDefault(*out, filepath.Join(absData, "export", "dapr.yaml")), filepath.Join(absTools, "dapr"), stdout)
 	case "manifests":
 		f, err := compose.Load(*file)
 		if err != nil {
@@ -119,7 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-func start(ctx context.Context, opts runner.Options, stdout io.Writer) error {
+func start(ctx context.Context, opts runner.Options, cli string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, err := runner.ReadState(opts.DataDir); err == nil {
@@ -131,54 +154,101 @@ func start(ctx context.Context, opts runner.Options, stdout io.Writer) error {
 		return err
 	}
 	defer sys.Stop()
+	if opts.InfraOnly && cli == "" {
+		fmt.Fprintf(opts.Progress, "\ninfrastructure ready in %s (profile %s); the apps and their sidecars are the Dapr CLI's to start.\n",
+			time.Since(began).Round(time.Millisecond), sys.Profile)
+		printAddresses(opts.Progress, sys, "will be")
+		fmt.Fprintf(opts.Progress, "\nStart them in another terminal with\n\n  %s run -f %s\n\nStop the apps first (Ctrl-C in their terminal), then this with Ctrl-C.\n",
+			shortPath(filepath.Join(opts.ToolsBin, "dapr")), shortPath(sys.RunFile))
+		<-ctx.Done()
+		return stopping(opts.Progress, sys)
+	}
+	var apps *runner.CLI
+	if cli != "" {
+		fmt.Fprintf(opts.Progress, "starting the apps and sidecars: %s run -f %s\n", shortPath(cli), shortPath(sys.RunFile))
+		if apps, err = sys.StartCLI(ctx, cli, stdout); err != nil {
+			return err
+		}
+		defer apps.Stop()
+	}
 	fmt.Fprintf(opts.Progress, "\nall %d services healthy in %s (profile %s)\n\n", len(sys.Apps), time.Since(began).Round(time.Millisecond), sys.Profile)
 	runner.PrintTable(ctx, opts.Progress, sys.State())
-	if gw := sys.App("gateway"); gw != nil {
-		fmt.Fprintf(opts.Progress, "\nBazaar is at %s\n", gw.AppURL())
-	}
-	if sys.MailURL != "" {
-		fmt.Fprintf(opts.Progress, "Mail: %s/api/v1/messages (Mailpit's API; its web UI is not in the Go module), SMTP on %s\n", sys.MailURL, sys.SMTPAddr)
-	}
-	if sys.TracesURL != "" {
-		fmt.Fprintf(opts.Progress, "Traces: %s/search (Jaeger's API; the shop's admin page draws them), OTLP/HTTP on %s\n", sys.TracesURL, sys.OTLPAddr)
-	}
+	printAddresses(opts.Progress, sys, "is")
 	fmt.Fprintln(opts.Progress, "\nPress Ctrl-C to stop.")
-	<-ctx.Done()
+	if apps == nil {
+		<-ctx.Done()
+		return stopping(opts.Progress, sys)
+	}
+	select {
+	case <-ctx.Done():
+	case <-apps.Done():
+		// The CLI ended on its own (`dapr stop -f`, or it failed): so does
+		// the rest.
+		fmt.Fprintf(opts.Progress, "\nthe Dapr CLI exited (%v)\n", apps.Err())
+	}
 	fmt.Fprintln(opts.Progress, "\nstopping…")
+	apps.Stop()
 	sys.Stop()
 	fmt.Fprintln(opts.Progress, "stopped")
 	return nil
 }
 
-func export(f *compose.File, profile, dataDir, out string, stdout io.Writer) error {
-	_, prof, err := f.Profile(profile)
+func stopping(w io.Writer, sys *runner.System) error {
+	fmt.Fprintln(w, "\nstopping…")
+	sys.Stop()
+	fmt.Fprintln(w, "stopped")
+	return nil
+}
+
+// printAddresses says where the shop, its mail and its traces are (or will
+// be, once the Dapr CLI runs the apps).
+func printAddresses(w io.Writer, sys *runner.System, verb string) {
+	if gw := sys.App("gateway"); gw != nil {
+		fmt.Fprintf(w, "\nBazaar %s at %s\n", verb, gw.AppURL())
+	}
+	if sys.MailURL != "" {
+		fmt.Fprintf(w, "Mail: %s/api/v1/messages (Mailpit's API; its web UI is not in the Go module), SMTP on %s\n", sys.MailURL, sys.SMTPAddr)
+	}
+	if sys.TracesURL != "" {
+		fmt.Fprintf(w, "Traces: %s/search (Jaeger's API; the shop's admin page draws them), OTLP/HTTP on %s\n", sys.TracesURL, sys.OTLPAddr)
+	}
+}
+
+// pickFreePorts lets the runner pick every port, including those
+// compose.yaml fixes, so that a second shop (a test) runs beside `make run`.
+func pickFreePorts(f *compose.File) {
+	for i := range f.Services {
+		f.Services[i].Bindings = nil
+		f.Services[i].Dapr.HTTPPort, f.Services[i].Dapr.GRPCPort, f.Services[i].Dapr.MetricsPort = 0, 0, 0
+	}
+	for i := range f.Extensions {
+		e := &f.Extensions[i]
+		e.Tracing.OTLPGRPCPort, e.Tracing.OTLPHTTPPort, e.Tracing.QueryPort = 0, 0, 0
+		e.Metrics.Port = 0
+		e.Mail.SMTPPort, e.Mail.WebPort = 0, 0
+	}
+}
+
+// shortPath is p relative to the working folder when it lies below it.
+func shortPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func export(ctx context.Context, opts runner.Options, out, cli string, stdout io.Writer) error {
+	file, err := runner.Export(ctx, opts, out)
 	if err != nil {
 		return err
 	}
-	for _, r := range prof.Requires {
-		if r == "nats" {
-			fmt.Fprintln(stdout, "note: this profile needs the NATS server that `bazaar run` embeds; run `nats-server -js` on 127.0.0.1:4222 beside `dapr run -f`.")
-		}
-	}
-	resources, config, err := runner.Render(f, prof, filepath.Join(dataDir, "export"), map[string]string{
-		"DATA_DIR": dataDir, "SECRETS_FILE": filepath.Join(dataDir, "secrets", "bazaar.json"),
-		"PAYMENT_SECRETS_FILE": filepath.Join(dataDir, "secrets", "payment.json"), "NATS_URL": "nats://127.0.0.1:4222", "NATS_TOKEN": "",
-		"REDIS_ADDR": "127.0.0.1:6379", "REDIS_PASSWORD": "",
-		"POSTGRES_CONN": "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable",
-		"OTLP_ENDPOINT": "127.0.0.1:4318", "TRACE_SAMPLING_RATE": "1",
-		"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "1025",
-	})
-	if err != nil {
-		return err
-	}
-	b, err := runner.Export(f, resources, config)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(out, b, 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s (components rendered into %s)\n", out, filepath.Join(dataDir, "export"))
+	fmt.Fprintf(stdout, "wrote %s (private: it holds the apps' tokens); components rendered into %s\n", file, filepath.Join(opts.DataDir, "export", "resources"))
+	fmt.Fprintln(stdout, "It expects the servers, sentry, placement, the scheduler, Jaeger and Mailpit at their usual addresses (`bazaar run -infra-only` starts them and writes its own run file).")
+	fmt.Fprintf(stdout, "Start the apps with: %s run -f %s\n", shortPath(cli), shortPath(file))
 	return nil
 }
 

@@ -237,27 +237,46 @@ func TestStatusWithoutRunner(t *testing.T) {
 	assert.ErrorIs(t, err, runner.ErrNotRunning)
 }
 
+// TestExport checks the run file `bazaar export` writes: private, with the
+// apps' binaries as commands and the infrastructure's usual addresses
+// (TestDaprCLIRun runs the one `bazaar run -infra-only` writes).
 func TestExport(t *testing.T) {
 	root := harness.Root()
-	dst := filepath.Join(t.TempDir(), "dapr.yaml")
+	data := t.TempDir()
+	dst := filepath.Join(data, "dapr.yaml")
 	var out strings.Builder
-	err := run(context.Background(), []string{"export", "-f", filepath.Join(root, "compose.yaml"), "-data", t.TempDir(), "-o", dst, "-profile", "servers"},
+	err := run(context.Background(), []string{"export", "-f", filepath.Join(root, "compose.yaml"), "-data", data, "-o", dst, "-profile", "servers"},
 		func(string) string { return "" }, &out, &out)
 	require.NoError(t, err, out.String())
+	info, err := os.Stat(dst)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "it holds the apps' tokens")
 	b, err := os.ReadFile(dst)
 	require.NoError(t, err)
 	var doc struct {
 		Version int `yaml:"version"`
-		Apps    []struct {
-			AppID   string   `yaml:"appID"`
-			Command []string `yaml:"command"`
+		Common  struct {
+			RuntimePath string `yaml:"runtimePath"`
+			Placement   string `yaml:"placementHostAddress"`
+		} `yaml:"common"`
+		Apps []struct {
+			AppID   string            `yaml:"appID"`
+			AppPort int               `yaml:"appPort"`
+			Command []string          `yaml:"command"`
+			Env     map[string]string `yaml:"env"`
 		} `yaml:"apps"`
 	}
 	require.NoError(t, yaml.Unmarshal(b, &doc), "%s", b)
 	assert.Equal(t, 1, doc.Version)
-	require.NotEmpty(t, doc.Apps)
+	assert.Equal(t, "127.0.0.1:50005", doc.Common.Placement)
+	assert.FileExists(t, filepath.Join(doc.Common.RuntimePath, ".dapr", "bin", "daprd"), "the sidecars' launcher")
+	require.Len(t, doc.Apps, 8)
 	assert.Equal(t, "catalog", doc.Apps[0].AppID)
-	assert.Equal(t, []string{"go", "run", "."}, doc.Apps[0].Command)
+	assert.Equal(t, []string{filepath.Join(data, "apps", "catalog")}, doc.Apps[0].Command)
+	assert.FileExists(t, doc.Apps[0].Command[0])
+	assert.NotEmpty(t, doc.Apps[0].Env["APP_API_TOKEN"])
+	assert.NotContains(t, out.String(), doc.Apps[0].Env["APP_API_TOKEN"])
+	assert.Equal(t, 8080, doc.Apps[7].AppPort, "the gateway keeps its port")
 }
 
 type errString string

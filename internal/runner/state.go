@@ -14,15 +14,18 @@ import (
 
 // State is what a running runner records in its data folder, for `status`.
 type State struct {
-	RunnerPID int        `json:"runnerPid"`
-	Profile   string     `json:"profile"`
-	Started   time.Time  `json:"started"`
-	Placement string     `json:"placement,omitempty"`
-	Scheduler string     `json:"scheduler,omitempty"`
-	Sentry    string     `json:"sentry,omitempty"`
-	NATS      string     `json:"nats,omitempty"`
-	Redis     string     `json:"redis,omitempty"`
-	Apps      []AppState `json:"apps"`
+	RunnerPID int       `json:"runnerPid"`
+	Profile   string    `json:"profile"`
+	Started   time.Time `json:"started"`
+	Placement string    `json:"placement,omitempty"`
+	Scheduler string    `json:"scheduler,omitempty"`
+	Sentry    string    `json:"sentry,omitempty"`
+	NATS      string    `json:"nats,omitempty"`
+	Redis     string    `json:"redis,omitempty"`
+	// RunFile is set when the Dapr CLI runs the apps (bazaar run
+	// -infra-only): their process ids are then unknown (0).
+	RunFile string     `json:"runFile,omitempty"`
+	Apps    []AppState `json:"apps"`
 }
 
 // AppState describes one replica; tokens are deliberately not recorded.
@@ -43,7 +46,7 @@ func statePath(dataDir string) string { return filepath.Join(dataDir, "run.json"
 // State returns the system's current state.
 func (s *System) State() State {
 	st := State{RunnerPID: os.Getpid(), Profile: s.Profile, Started: time.Now().UTC(),
-		Placement: s.PlacementAddr, Scheduler: s.SchedulerAddr, Sentry: s.SentryAddr, NATS: s.NATSURL, Redis: s.RedisAddr}
+		Placement: s.PlacementAddr, Scheduler: s.SchedulerAddr, Sentry: s.SentryAddr, NATS: s.NATSURL, Redis: s.RedisAddr, RunFile: s.RunFile}
 	for _, a := range s.Apps {
 		st.Apps = append(st.Apps, AppState{Name: a.Name(), AppID: a.AppID, Protocol: a.Protocol, AppPort: a.AppPort,
 			HTTPPort: a.HTTPPort, GRPCPort: a.GRPCPort, AppPID: a.AppPID(), SidecarPID: a.SidecarPID(), HealthPath: a.health})
@@ -100,10 +103,15 @@ func PrintTable(ctx context.Context, w io.Writer, st State) {
 		}
 		fmt.Fprintf(w, "  profile %s\n", st.Profile)
 	}
+	if st.RunFile != "" {
+		fmt.Fprintf(w, "apps and sidecars: dapr run -f %s\n", st.RunFile)
+	}
 }
 
+// appHealth and sidecarHealth probe a process whose id is unknown (0: the
+// Dapr CLI started it) by its port alone.
 func appHealth(ctx context.Context, a AppState) string {
-	if !alive(a.AppPID) {
+	if a.AppPID != 0 && !alive(a.AppPID) {
 		return "down"
 	}
 	if a.Protocol != "http" {
@@ -116,7 +124,7 @@ func sidecarHealth(ctx context.Context, a AppState) string {
 	if a.HTTPPort == 0 {
 		return "-"
 	}
-	if !alive(a.SidecarPID) {
+	if a.SidecarPID != 0 && !alive(a.SidecarPID) {
 		return "down"
 	}
 	return probe(ctx, httpReady(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.HTTPPort), 204))
