@@ -534,6 +534,7 @@ func TestShopInTheBrowser(t *testing.T) {
 
 	t.Run("variants with JavaScript", func(t *testing.T) {
 		before := stock(knife)
+		require.Contains(t, before, large, "the knife's variants and their stock")
 		b := newBrowser(t, browserCtx, base, "variants-javascript", true)
 		b.do("open a product with variants", b.open("/products/"+knife), chromedp.WaitVisible(css(".catalog-variants")))
 		assert.Equal(t, "€45.00", b.text(".catalog-detail__price"), "the first variant in stock is shown")
