@@ -179,18 +179,26 @@ func start(ctx context.Context, opts runner.Options, cli string, stdout io.Write
 		<-ctx.Done()
 		return stopping(opts.Progress, sys)
 	}
+	var ended error
 	select {
 	case <-ctx.Done():
 	case <-apps.Done():
-		// The CLI ended on its own (`dapr stop -f`, or it failed): so does
-		// the rest.
-		fmt.Fprintf(opts.Progress, "\nthe Dapr CLI exited (%v)\n", apps.Err())
+		// The CLI ended on its own (it failed, or someone signalled its
+		// process group): so does the rest.
+		ended = errors.New("the Dapr CLI exited")
+		if apps.Err() != nil {
+			ended = fmt.Errorf("the Dapr CLI exited: %w", apps.Err())
+		}
+		fmt.Fprintf(opts.Progress, "\n%v\n", ended)
 	}
 	fmt.Fprintln(opts.Progress, "\nstopping…")
 	apps.Stop()
 	sys.Stop()
 	fmt.Fprintln(opts.Progress, "stopped")
-	return nil
+	if apps.Err() == nil {
+		return nil
+	}
+	return ended
 }
 
 func stopping(w io.Writer, sys *runner.System) error {
