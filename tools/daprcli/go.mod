@@ -1,7 +1,8 @@
 // Module daprcli pins the Dapr CLI (`dapr run -f`, `dapr list`, `dapr stop`)
 // that `make run-dapr` and TestDaprCLIRun (cmd/bazaar) drive; `make tools`
-// builds it into bin/dapr. The module proxy serves the CLI only at v1.16.5.
-// It requires components-contrib v1.16.3, which the proxy refuses, so
+// builds it into bin/dapr. The module proxy here serves the CLI at v1.16.5
+// (v1.16.4, v1.17.0, v1.18.0 and the version list are refused). It
+// requires components-contrib v1.16.3, whose go.mod the proxy refuses, so
 // v1.16.1 stands in for it: that compiles, but it is not the CLI's
 // released build. The CLI's own code imports nothing from
 // components-contrib; it comes in through github.com/dapr/dapr (`go mod why
