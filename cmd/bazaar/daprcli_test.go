@@ -105,12 +105,9 @@ func TestDaprCLIRun(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	harness.Eventually(t, time.Minute, func() error {
-		if !answers(gateway+"/healthz", http.StatusOK) {
-			return fmt.Errorf("the gateway does not answer at %s", gateway)
-		}
-		return nil
-	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.True(c, answers(gateway+"/healthz", http.StatusOK), "the gateway does not answer at %s", gateway)
+	}, time.Minute, harness.Poll)
 
 	// `dapr list` shows every app of compose.yaml.
 	f, err := compose.Load(filepath.Join(root, "compose.yaml"))
@@ -164,13 +161,11 @@ func TestDaprCLIRun(t *testing.T) {
 		ports = append(ports, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.DaprInternalGRPCPort, a.MetricsPort)
 	}
 	for _, p := range ports {
-		harness.Eventually(t, 5*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				return err
-			}
-			return l.Close()
-		})
+			require.NoError(c, err)
+			assert.NoError(c, l.Close())
+		}, 5*time.Second, harness.Poll)
 	}
 	_, err = runner.ReadState(data)
 	assert.ErrorIs(t, err, runner.ErrNotRunning)
@@ -182,32 +177,25 @@ func TestDaprCLIRun(t *testing.T) {
 func checkoutThroughGateway(t *testing.T, gateway string) {
 	origin := http.Header{"Origin": {gateway}}
 	email, password := "cli@example.test", "a long password 123"
-	harness.Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, _, body := harness.Call(t, http.MethodPost, gateway+"/api/identity/register", origin,
 			fmt.Sprintf(`{"email":%q,"password":%q,"name":"Cli"}`, email, password))
-		if status != http.StatusCreated && status != http.StatusConflict {
-			return fmt.Errorf("register: %d %s", status, body)
-		}
-		return nil
-	})
+		assert.Contains(c, []int{http.StatusCreated, http.StatusConflict}, status, "register: %s", body)
+	}, 30*time.Second, harness.Poll)
 	var token string
-	harness.Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, _, body := harness.Call(t, http.MethodPost, gateway+"/api/identity/login", origin,
 			fmt.Sprintf(`{"email":%q,"password":%q}`, email, password))
+		require.Equal(c, http.StatusOK, status, "login: %s", body)
 		var out struct{ Token string }
-		if status != http.StatusOK || json.Unmarshal(body, &out) != nil {
-			return fmt.Errorf("login: %d %s", status, body)
-		}
+		require.NoError(c, json.Unmarshal(body, &out))
 		token = out.Token
-		return nil
-	})
+	}, 30*time.Second, harness.Poll)
 	auth := http.Header{"Origin": {gateway}, "Authorization": {"Bearer " + token}}
-	harness.Eventually(t, 30*time.Second, func() error {
-		if status, _, body := harness.Call(t, http.MethodPut, gateway+"/api/basket/items/headlamp", auth, `{"quantity":1}`); status != http.StatusOK {
-			return fmt.Errorf("add to basket: %d %s", status, body)
-		}
-		return nil
-	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		status, _, body := harness.Call(t, http.MethodPut, gateway+"/api/basket/items/headlamp", auth, `{"quantity":1}`)
+		assert.Equal(c, http.StatusOK, status, "add to basket: %s", body)
+	}, 30*time.Second, harness.Poll)
 	checkout := http.Header{"Idempotency-Key": {"cli-order-1"}}
 	for k, v := range auth {
 		checkout[k] = v
@@ -218,13 +206,10 @@ func checkoutThroughGateway(t *testing.T, gateway string) {
 	var placed struct{ OrderID string }
 	require.NoError(t, json.Unmarshal(body, &placed))
 	// compose.yaml's grace period (10 s) comes first.
-	harness.Eventually(t, time.Minute, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, _, body := harness.Call(t, http.MethodGet, gateway+"/api/ordering/orders/"+placed.OrderID, auth, "")
-		if !strings.Contains(string(body), `"status":"paid"`) {
-			return fmt.Errorf("order not paid: %s", body)
-		}
-		return nil
-	})
+		assert.Contains(c, string(body), `"status":"paid"`)
+	}, time.Minute, harness.Poll)
 }
 
 // cliRunFile is what the test reads of the run file.

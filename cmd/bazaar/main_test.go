@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
 	"github.com/bazaar-shop/bazaar/internal/harness"
@@ -160,20 +160,13 @@ func TestCrashedAppIsRestarted(t *testing.T) {
 	c := sys.App("catalog")
 	before := c.AppPID()
 	require.NoError(t, c.KillApp())
-	harness.Eventually(t, 20*time.Second, func() error {
-		if c.Restarts() < 1 || c.AppPID() == before {
-			return errString("not restarted yet")
-		}
+	require.EventuallyWithT(t, func(collect *assert.CollectT) {
+		require.True(collect, c.Restarts() >= 1 && c.AppPID() != before, "not restarted yet")
 		resp, err := http.Get(c.AppURL() + "/healthz")
-		if err != nil {
-			return err
-		}
+		require.NoError(collect, err)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errString("restarted but not healthy")
-		}
-		return nil
-	})
+		assert.Equal(collect, http.StatusOK, resp.StatusCode, "restarted but not healthy")
+	}, 20*time.Second, harness.Poll)
 }
 
 func TestStartErrors(t *testing.T) {
@@ -278,7 +271,3 @@ func TestExport(t *testing.T) {
 	assert.NotContains(t, out.String(), doc.Apps[0].Env["APP_API_TOKEN"])
 	assert.Equal(t, 8080, doc.Apps[7].AppPort, "the gateway keeps its port")
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/harness"
 )
@@ -34,7 +35,7 @@ func BenchmarkPages(b *testing.B) {
 	token := harness.NewUsers(sys).Token(b, "bench")
 	signedIn := http.Header{"Cookie": {"identity_session=" + token}}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	harness.Eventually(b, 30*time.Second, func() error { return fetchPage(client, base+"/", nil) })
+	require.EventuallyWithT(b, func(c *assert.CollectT) { assert.NoError(c, fetchPage(client, base+"/", nil)) }, 30*time.Second, harness.Poll)
 	for range 500 {
 		timed(b, client, base+"/", nil)
 		timed(b, client, base+"/", signedIn)

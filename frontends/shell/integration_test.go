@@ -33,12 +33,11 @@ func TestPagesWhenCatalogFails(t *testing.T) {
 		Env: map[string]string{"GATEWAY_RATE_PER_SECOND": "1000"}})
 	base := sys.App("gateway").AppURL()
 
-	harness.Eventually(t, 30*time.Second, func() error {
-		if status, doc, _ := page(t, base, "/", nil); status != 200 || doc.Find(".catalog-card").Length() != 12 {
-			return assert.AnError
-		}
-		return nil
-	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		status, doc, _ := page(t, base, "/", nil)
+		require.Equal(c, http.StatusOK, status)
+		assert.Equal(c, 12, doc.Find(".catalog-card").Length(), "product cards on the home page")
+	}, 30*time.Second, harness.Poll)
 	status, doc, _ := page(t, base, "/no/such/page", nil)
 	assert.Equal(t, http.StatusNotFound, status)
 	assert.Equal(t, "Page not found", doc.Find("#shell-error-title").Text())

@@ -245,7 +245,14 @@ func Invoke(t testing.TB, from *runner.App, appID, httpMethod, path string, head
 	return Call(t, httpMethod, fmt.Sprintf("%s/v1.0/invoke/%s/method/%s", from.SidecarURL(), appID, strings.TrimPrefix(path, "/")), h, body)
 }
 
+// Poll is how often a test asks again while it waits for something to
+// happen: the tick of testify's require.EventuallyWithT at every call site.
+const Poll = 50 * time.Millisecond
+
 // Eventually polls check until it returns nil or timeout passes.
+//
+// It stays only for services/ordering's tests until they move to testify's
+// require.EventuallyWithT like every other test; then it goes.
 func Eventually(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/bazaar-shop/bazaar/internal/runner"
 )
 
@@ -42,14 +45,11 @@ func (u *Users) Token(t testing.TB, name string) string {
 	email, password := name+"@example.test", "password-of-"+name
 	body := fmt.Sprintf(`{"email":%q,"password":%q,"name":%q}`, email, password, name)
 	var status int
-	Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		// identity may still be starting (its keys are made in the background).
 		status, _, _ = Invoke(t, u.from, "identity", http.MethodPost, "register", nil, body)
-		if status != http.StatusCreated && status != http.StatusConflict {
-			return fmt.Errorf("register %s: %d", name, status)
-		}
-		return nil
-	})
+		assert.Contains(c, []int{http.StatusCreated, http.StatusConflict}, status, "register %s", name)
+	}, 30*time.Second, Poll)
 	tok, id := u.login(t, email, password)
 	u.mu.Lock()
 	u.tokens[name], u.ids[name] = tok, id
@@ -93,18 +93,13 @@ func (u *Users) Admin(t testing.TB) string {
 func (u *Users) login(t testing.TB, email, password string) (token, id string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
-	Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, _, b := Invoke(t, u.from, "identity", http.MethodPost, "login", nil, body)
-		if status != http.StatusOK {
-			return fmt.Errorf("login %s: %d %s", email, status, b)
-		}
+		require.Equal(c, http.StatusOK, status, "login %s: %s", email, b)
 		var out struct{ Token string }
-		if err := json.Unmarshal(b, &out); err != nil {
-			return err
-		}
+		require.NoError(c, json.Unmarshal(b, &out))
 		token = out.Token
-		return nil
-	})
+	}, 30*time.Second, Poll)
 	status, _, b := Invoke(t, u.from, "identity", http.MethodGet, "me", http.Header{"Authorization": {"Bearer " + token}}, "")
 	if status != http.StatusOK {
 		t.Fatalf("me for %s: %d %s", email, status, b)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -40,12 +39,10 @@ func TestBasketThroughSidecars(t *testing.T) {
 				return status, basket, string(b)
 			}
 			// Catalog seeds in the background after its sidecar is up.
-			harness.Eventually(t, 20*time.Second, func() error {
-				if status, _, body := call(http.MethodPut, "basket/items/headlamp", "ann", `{"quantity":2}`); status != 200 {
-					return fmt.Errorf("%d %s", status, body)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				status, _, body := call(http.MethodPut, "basket/items/headlamp", "ann", `{"quantity":2}`)
+				assert.Equal(c, http.StatusOK, status, "%s", body)
+			}, 20*time.Second, harness.Poll)
 
 			status, b, body := call(http.MethodPut, "basket/items/wool-blanket", "ann", `{"quantity":1}`)
 			require.Equal(t, 200, status, body)
@@ -119,20 +116,17 @@ func TestGuestBasketsExpire(t *testing.T) {
 			basket := sys.App("basket")
 			users := harness.NewUsers(sys)
 			var guest string
-			harness.Eventually(t, 20*time.Second, func() error {
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
 				status, h, body := harness.Invoke(t, sys.App("gateway"), "basket", http.MethodPost, "fragments/add-to-cart",
 					// As htmx posts it: a plain form post answers 303, which the client would follow.
 					http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "HX-Request": {"true"}}, "id=headlamp&quantity=1")
-				for _, c := range (&http.Response{Header: h}).Cookies() {
-					if c.Name == "basket_guest" {
-						guest = c.Value
+				for _, cookie := range (&http.Response{Header: h}).Cookies() {
+					if cookie.Name == "basket_guest" {
+						guest = cookie.Value
 					}
 				}
-				if guest == "" {
-					return fmt.Errorf("no guest basket: %d %s", status, body)
-				}
-				return nil
-			})
+				assert.NotEmpty(c, guest, "no guest basket: %d %s", status, body)
+			}, 20*time.Second, harness.Poll)
 			status, _, body := harness.Invoke(t, sys.App("gateway"), "basket", http.MethodPut, "basket/items/headlamp",
 				harness.Bearer(users.Token(t, "stays")), `{"quantity":1}`)
 			require.Equal(t, http.StatusOK, status, "%s", body)
@@ -142,12 +136,9 @@ func TestGuestBasketsExpire(t *testing.T) {
 				return status
 			}
 			require.Equal(t, http.StatusOK, stored("guest:"+guest), "the guest basket is stored")
-			harness.Eventually(t, 20*time.Second, func() error {
-				if s := stored("guest:" + guest); s != http.StatusNoContent {
-					return fmt.Errorf("guest basket still there (%d)", s)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				assert.Equal(c, http.StatusNoContent, stored("guest:"+guest), "the guest basket is still there")
+			}, 20*time.Second, harness.Poll)
 			assert.Equal(t, http.StatusOK, stored(users.ID(t, "stays")), "a user's basket does not expire")
 		})
 	}

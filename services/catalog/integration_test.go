@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -66,12 +65,9 @@ func TestThroughSidecars(t *testing.T) {
 
 			t.Run("event reaches each subscriber once", func(t *testing.T) {
 				for _, p := range []*runner.App{a, b} {
-					harness.Eventually(t, 10*time.Second, func() error {
-						if n := len(changesOf(t, p, "headlamp")); n != 1 {
-							return fmt.Errorf("%s received %d catalog.product-changed events for headlamp", p.AppID, n)
-						}
-						return nil
-					})
+					require.EventuallyWithT(t, func(c *assert.CollectT) {
+						assert.Len(c, changesOf(t, p, "headlamp"), 1, "%s's catalog.product-changed events for headlamp", p.AppID)
+					}, 10*time.Second, harness.Poll)
 				}
 				// A late duplicate would arrive within the redelivery interval.
 				time.Sleep(2500 * time.Millisecond)
@@ -158,14 +154,13 @@ func TestThroughSidecars(t *testing.T) {
 }
 
 func waitSeeded(t testing.TB, from *runner.App) {
-	harness.Eventually(t, 20*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, _, body := harness.Invoke(t, from, "catalog", http.MethodGet, "products", nil, "")
+		require.Equal(c, http.StatusOK, status, "%s", body)
 		var page ProductPage
-		if status != http.StatusOK || json.Unmarshal(body, &page) != nil || page.Total != 24 {
-			return fmt.Errorf("catalog not seeded: %d %s", status, body)
-		}
-		return nil
-	})
+		require.NoError(c, json.Unmarshal(body, &page))
+		assert.Equal(c, 24, page.Total, "catalog not seeded")
+	}, 20*time.Second, harness.Poll)
 }
 
 // changesOf lists the product-changed events a probe received for id.

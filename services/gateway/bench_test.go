@@ -1,10 +1,12 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/harness"
 )
@@ -29,16 +31,12 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 	}
 	viaGateway := gw.AppURL() + "/api/catalog/products/headlamp"
 	viaSidecar := gw.SidecarURL() + "/v1.0/invoke/catalog/method/products/headlamp"
-	harness.Eventually(b, 30*time.Second, func() error {
+	require.EventuallyWithT(b, func(c *assert.CollectT) {
 		resp, err := http.Get(viaGateway)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		return io.ErrUnexpectedEOF
-	})
+		require.NoError(c, err)
+		resp.Body.Close()
+		assert.Equal(c, http.StatusOK, resp.StatusCode)
+	}, 30*time.Second, harness.Poll)
 	for range 300 {
 		get(viaGateway, "")
 		get(viaSidecar, gw.APIToken)

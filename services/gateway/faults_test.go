@@ -28,13 +28,10 @@ func TestClientsHangingUpCrashNothing(t *testing.T) {
 	sys := harness.Start(t, harness.Options{Profile: "embedded",
 		Env: map[string]string{"GATEWAY_RATE_PER_SECOND": "100000"}})
 	base := sys.App("gateway").AppURL()
-	harness.Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, _, _ := harness.Call(t, http.MethodGet, base+"/", nil, "")
-		if status != http.StatusOK {
-			return assert.AnError
-		}
-		return nil
-	})
+		assert.Equal(c, http.StatusOK, status, "the home page")
+	}, 30*time.Second, harness.Poll)
 
 	var sent, cut atomic.Int64
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -104,24 +101,20 @@ func TestNoEmptySuccessWhileServicesDie(t *testing.T) {
 			users := harness.NewUsers(sys)
 			token := users.Token(t, "kim")
 			auth := http.Header{"Authorization": {"Bearer " + token}}
-			harness.Eventually(t, 30*time.Second, func() error {
-				if status, _, body := harness.Call(t, http.MethodPut, base+"/api/basket/items/headlamp", auth, `{"quantity":1}`); status != 200 {
-					return fmt.Errorf("%d %s", status, body)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				status, _, body := harness.Call(t, http.MethodPut, base+"/api/basket/items/headlamp", auth, `{"quantity":1}`)
+				assert.Equal(c, http.StatusOK, status, "%s", body)
+			}, 30*time.Second, harness.Poll)
 			h := http.Header{"Authorization": auth["Authorization"], "Idempotency-Key": {"gateway-faults-" + profile}}
 			status, _, body := harness.Call(t, http.MethodPost, base+"/api/basket/checkout", h,
 				`{"shippingAddress":{"name":"K","street":"1 St","city":"C","postalCode":"1","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/30","cvc":"123"}}`)
 			require.Equal(t, http.StatusAccepted, status, "%s", body)
 			var placed struct{ OrderID string }
 			require.NoError(t, json.Unmarshal(body, &placed))
-			harness.Eventually(t, 30*time.Second, func() error {
-				if _, _, body := harness.Call(t, http.MethodGet, base+"/api/ordering/orders/"+placed.OrderID, auth, ""); !strings.Contains(string(body), `"status":"paid"`) {
-					return fmt.Errorf("order not paid yet: %s", body)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				_, _, body := harness.Call(t, http.MethodGet, base+"/api/ordering/orders/"+placed.OrderID, auth, "")
+				assert.Contains(c, string(body), `"status":"paid"`)
+			}, 30*time.Second, harness.Poll)
 
 			// check returns what is wrong with an answer, or "".
 			check := func(status int, header http.Header, body []byte, field, want string) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/harness"
@@ -37,12 +38,10 @@ func FuzzHostileInput(f *testing.F) {
 	call := func(t testing.TB, method, path, token, body string, header http.Header) (int, http.Header, []byte) {
 		return fromOutside(t, base, method, path, token, body, header)
 	}
-	harness.Eventually(f, 30*time.Second, func() error {
-		if status, _, body := call(f, http.MethodPut, "/api/basket/items/headlamp", buyer, `{"quantity":2}`, nil); status != 200 {
-			return fmt.Errorf("%d %s", status, body)
-		}
-		return nil
-	})
+	require.EventuallyWithT(f, func(c *assert.CollectT) {
+		status, _, body := call(f, http.MethodPut, "/api/basket/items/headlamp", buyer, `{"quantity":2}`, nil)
+		assert.Equal(c, http.StatusOK, status, "%s", body)
+	}, 30*time.Second, harness.Poll)
 	snapshot := func(t testing.TB) string {
 		var out []string
 		for _, r := range []struct{ path, token string }{

@@ -41,12 +41,10 @@ func TestHostileInputChangesNothing(t *testing.T) {
 			call := func(method, path, token, body string, header http.Header) (int, http.Header, []byte) {
 				return fromOutside(t, base, method, path, token, body, header)
 			}
-			harness.Eventually(t, 30*time.Second, func() error {
-				if status, _, body := call(http.MethodPut, "/api/basket/items/headlamp", buyer, `{"quantity":2}`, nil); status != 200 {
-					return fmt.Errorf("%d %s", status, body)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				status, _, body := call(http.MethodPut, "/api/basket/items/headlamp", buyer, `{"quantity":2}`, nil)
+				assert.Equal(c, http.StatusOK, status, "%s", body)
+			}, 30*time.Second, harness.Poll)
 			snapshot := func() string {
 				var out []string
 				for _, r := range []struct{ path, token string }{

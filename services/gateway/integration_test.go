@@ -46,29 +46,21 @@ func throughTheGateway(t *testing.T, profile string) {
 		return status, header, answer
 	}
 	login := func(email, password string) (token, cookie string) {
-		harness.Eventually(t, 30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			status, h, body := send(http.MethodPost, "/api/identity/login", "", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password), origin)
-			if status != http.StatusOK {
-				return fmt.Errorf("login %s: %d %s", email, status, body)
-			}
+			require.Equal(c, http.StatusOK, status, "login %s: %s", email, body)
 			var out struct{ Token string }
 			cookie = strings.Split(h.Get("Set-Cookie"), ";")[0]
-			if err := json.Unmarshal(body, &out); err != nil {
-				return err
-			}
+			require.NoError(c, json.Unmarshal(body, &out))
 			token = out.Token
-			return nil
-		})
+		}, 30*time.Second, harness.Poll)
 		return token, cookie
 	}
 	register := func(email string) {
-		harness.Eventually(t, 30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			status, _, body := send(http.MethodPost, "/api/identity/register", "", fmt.Sprintf(`{"email":%q,"password":"a long password 123","name":"x"}`, email), origin)
-			if status != http.StatusCreated {
-				return fmt.Errorf("register: %d %s", status, body)
-			}
-			return nil
-		})
+			assert.Equal(c, http.StatusCreated, status, "register: %s", body)
+		}, 30*time.Second, harness.Poll)
 	}
 	register("a@example.com")
 	register("b@example.com")
@@ -81,12 +73,10 @@ func throughTheGateway(t *testing.T, profile string) {
 	admin, _ := login(secret["admin-email"], secret["admin-password"])
 
 	// A places an order that B will try to reach.
-	harness.Eventually(t, 30*time.Second, func() error {
-		if status, _, body := send(http.MethodPut, "/api/basket/items/headlamp", a, `{"quantity":1}`, nil); status != 200 {
-			return fmt.Errorf("%d %s", status, body)
-		}
-		return nil
-	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		status, _, body := send(http.MethodPut, "/api/basket/items/headlamp", a, `{"quantity":1}`, nil)
+		assert.Equal(c, http.StatusOK, status, "%s", body)
+	}, 30*time.Second, harness.Poll)
 	status, _, body := send(http.MethodPost, "/api/basket/checkout", a,
 		`{"shippingAddress":{"name":"Zelda Logcheck","street":"17 Rue du Journal","city":"Lyon","postalCode":"69001","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/30","cvc":"123"}}`,
 		http.Header{"Idempotency-Key": {"gateway-order-1"}})
@@ -94,13 +84,10 @@ func throughTheGateway(t *testing.T, profile string) {
 	var placed struct{ OrderID string }
 	require.NoError(t, json.Unmarshal(body, &placed))
 	order := "/api/ordering/orders/" + placed.OrderID
-	harness.Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		_, _, body := send(http.MethodGet, order, a, "", nil)
-		if !strings.Contains(string(body), `"status":"paid"`) {
-			return fmt.Errorf("not paid: %s", body)
-		}
-		return nil
-	})
+		assert.Contains(c, string(body), `"status":"paid"`)
+	}, 30*time.Second, harness.Poll)
 
 	t.Run("authorization matrix", func(t *testing.T) {
 		who := map[string]string{"anonymous": "", "A": a, "B": b, "admin": admin}
@@ -215,7 +202,7 @@ func throughTheGateway(t *testing.T, profile string) {
 		signedOut := time.Now()
 		status, _, body := send(http.MethodPost, "/api/identity/logout", copied, "", origin)
 		require.Equal(t, http.StatusNoContent, status, "%s", body)
-		harness.Eventually(t, 45*time.Second, func() error { return refusedEverywhere(copied) })
+		require.EventuallyWithT(t, func(c *assert.CollectT) { assert.NoError(c, refusedEverywhere(copied)) }, 45*time.Second, harness.Poll)
 		t.Logf("a signed-out token refused everywhere %s after signing out", time.Since(signedOut).Round(time.Second))
 		status, _, body = send(http.MethodGet, "/api/basket", other, "", nil)
 		assert.Equal(t, http.StatusOK, status, "the same user's other session goes on: %s", body)
@@ -241,7 +228,7 @@ func throughTheGateway(t *testing.T, profile string) {
 		status, _, body = send(http.MethodPost, "/api/identity/keys/"+leaked+"/revoke", admin, "", origin)
 		require.Equal(t, http.StatusNoContent, status, "%s", body)
 
-		harness.Eventually(t, 60*time.Second, func() error { return refusedEverywhere(a) })
+		require.EventuallyWithT(t, func(c *assert.CollectT) { assert.NoError(c, refusedEverywhere(a)) }, 60*time.Second, harness.Poll)
 		t.Logf("tokens of the revoked key refused everywhere %s after the revocation", time.Since(revoked).Round(time.Second))
 		fresh, _ := login("a@example.com", "a long password 123")
 		status, _, body = send(http.MethodGet, "/api/basket", fresh, "", nil)

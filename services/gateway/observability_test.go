@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -95,21 +94,14 @@ func findTraces(t *testing.T, traces, service, operation string, tags map[string
 		q.Set("tags", string(b))
 	}
 	var found []jaegerTrace
-	harness.Eventually(t, 30*time.Second, func() error {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, _, body := harness.Call(t, http.MethodGet, traces+"/api/traces?"+q.Encode(), nil, "")
-		if status != http.StatusOK {
-			return fmt.Errorf("jaeger answered %d: %s", status, body)
-		}
+		require.Equal(c, http.StatusOK, status, "jaeger: %s", body)
 		var out struct{ Data []jaegerTrace }
-		if err := json.Unmarshal(body, &out); err != nil {
-			return err
-		}
-		if len(out.Data) == 0 {
-			return fmt.Errorf("no trace of %s %q with %v yet", service, operation, tags)
-		}
+		require.NoError(c, json.Unmarshal(body, &out))
+		require.NotEmpty(c, out.Data, "no trace of %s %q with %v yet", service, operation, tags)
 		found = out.Data
-		return nil
-	})
+	}, 30*time.Second, harness.Poll)
 	return found
 }
 
@@ -132,30 +124,25 @@ func TestTracesAndMetrics(t *testing.T) {
 	}
 
 	t.Run("a checkout is one trace through every service", func(t *testing.T) {
-		harness.Eventually(t, 30*time.Second, func() error {
-			if status, body := call(http.MethodPut, "/api/basket/items/headlamp", `{"quantity":1}`); status != http.StatusOK {
-				return fmt.Errorf("%d %s", status, body)
-			}
-			return nil
-		})
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			status, body := call(http.MethodPut, "/api/basket/items/headlamp", `{"quantity":1}`)
+			assert.Equal(c, http.StatusOK, status, "%s", body)
+		}, 30*time.Second, harness.Poll)
 		status, body := call(http.MethodPost, "/api/basket/checkout",
 			`{"shippingAddress":{"name":"Tracy","street":"1 Span St","city":"Lyon","postalCode":"69001","country":"FR"},"card":{"number":"4242424242424242","expiry":"12/39","cvc":"123"}}`,
 			"Idempotency-Key", "traced-checkout-1")
 		require.Equal(t, http.StatusAccepted, status, "%s", body)
 		var placed struct{ OrderID string }
 		require.NoError(t, json.Unmarshal(body, &placed))
-		harness.Eventually(t, 30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			_, body := call(http.MethodGet, "/api/ordering/orders/"+placed.OrderID, "")
-			if !strings.Contains(string(body), `"status":"paid"`) {
-				return fmt.Errorf("order not paid yet: %s", body)
-			}
-			return nil
-		})
+			assert.Contains(c, string(body), `"status":"paid"`)
+		}, 30*time.Second, harness.Poll)
 
 		tr := findTraces(t, sys.TracesURL, "ordering", "saga take-payment", map[string]string{"order.id": placed.OrderID})[0]
 		// The rest of the trace arrives in the exporters' next batches.
 		var all map[string]span
-		harness.Eventually(t, 30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			all = trace(t, sys.TracesURL, tr.TraceID)
 			for _, service := range []string{"gateway", "basket", "ordering", "catalog", "payment"} {
 				var app, sidecar bool
@@ -164,12 +151,9 @@ func TestTracesAndMetrics(t *testing.T) {
 						app, sidecar = app || s.ours, sidecar || !s.ours
 					}
 				}
-				if !app || !sidecar {
-					return fmt.Errorf("%s: spans of the app %v, of the sidecar %v", service, app, sidecar)
-				}
+				assert.True(c, app && sidecar, "%s: spans of the app %v, of the sidecar %v", service, app, sidecar)
 			}
-			return nil
-		})
+		}, 30*time.Second, harness.Poll)
 		var root, reserve, payment span
 		for _, s := range all {
 			switch {
@@ -207,21 +191,18 @@ func TestTracesAndMetrics(t *testing.T) {
 		var slots []span
 		var all map[string]span
 		// The gateway's and the sidecars' spans arrive in their next batches.
-		harness.Eventually(t, 30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			all, slots = trace(t, sys.TracesURL, id), nil
 			for _, s := range all {
 				if strings.HasPrefix(s.name, "slot ") {
 					slots = append(slots, s)
 				}
 			}
-			if len(slots) < 3 {
-				return fmt.Errorf("%d slots", len(slots))
-			}
-			if chain := ancestors(all, slots[0].id); len(chain) == 0 || chain[len(chain)-1].service != "gateway" || chain[len(chain)-1].parent != "" {
-				return fmt.Errorf("the page's trace does not reach the gateway yet")
-			}
-			return nil
-		})
+			require.GreaterOrEqual(c, len(slots), 3, "slots")
+			chain := ancestors(all, slots[0].id)
+			assert.True(c, len(chain) > 0 && chain[len(chain)-1].service == "gateway" && chain[len(chain)-1].parent == "",
+				"the page's trace does not reach the gateway yet")
+		}, 30*time.Second, harness.Poll)
 		latestStart, earliestEnd := slots[0].start, slots[0].end
 		for _, s := range slots {
 			assert.Equal(t, slots[0].parent, s.parent, "%s shares the page's parent", s.name)
@@ -235,11 +216,9 @@ func TestTracesAndMetrics(t *testing.T) {
 	t.Run("Prometheus scrapes every app and sidecar", func(t *testing.T) {
 		require.NotEmpty(t, sys.MetricsURL)
 		want := len(sys.Apps) * 2
-		harness.Eventually(t, 30*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			status, _, body := harness.Call(t, http.MethodGet, sys.MetricsURL+"/api/v1/query?query=up", nil, "")
-			if status != http.StatusOK {
-				return fmt.Errorf("%d %s", status, body)
-			}
+			require.Equal(c, http.StatusOK, status, "%s", body)
 			var out struct {
 				Data struct {
 					Result []struct {
@@ -248,9 +227,7 @@ func TestTracesAndMetrics(t *testing.T) {
 					} `json:"result"`
 				} `json:"data"`
 			}
-			if err := json.Unmarshal(body, &out); err != nil {
-				return err
-			}
+			require.NoError(c, json.Unmarshal(body, &out))
 			up := 0
 			var down []string
 			for _, r := range out.Data.Result {
@@ -260,33 +237,24 @@ func TestTracesAndMetrics(t *testing.T) {
 					down = append(down, r.Metric["job"]+"/"+r.Metric["replica"])
 				}
 			}
-			if up != want {
-				return fmt.Errorf("%d of %d targets up (down: %v)", up, want, down)
-			}
-			return nil
-		})
+			assert.Equal(c, want, up, "targets up (down: %v)", down)
+		}, 30*time.Second, harness.Poll)
 		// The status page shows each service's live figures from Prometheus
 		// (a rate needs two scrapes).
-		harness.Eventually(t, 45*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			_, _, body := harness.Call(t, http.MethodGet, base+"/status", nil, "")
 			row := string(body)
 			if i := strings.Index(row, ">gateway<"); i >= 0 {
 				row = row[i:min(len(row), i+600)]
 			}
-			if !strings.Contains(row, "/s</td>") || !strings.Contains(row, " ms</td>") {
-				return fmt.Errorf("no live figures for the gateway yet: %s", row)
-			}
-			return nil
-		})
+			assert.True(c, strings.Contains(row, "/s</td>") && strings.Contains(row, " ms</td>"), "no live figures for the gateway yet: %s", row)
+		}, 45*time.Second, harness.Poll)
 		// The apps' own metrics are there: requests per route, saga steps.
 		for _, q := range []string{`bazaar_http_request_duration_seconds_count{service="gateway"}`, `bazaar_saga_step_duration_seconds_count`, `bazaar_orders_total{status="paid"}`} {
-			harness.Eventually(t, 30*time.Second, func() error {
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
 				_, _, body := harness.Call(t, http.MethodGet, sys.MetricsURL+"/api/v1/query?query="+url.QueryEscape(q), nil, "")
-				if !strings.Contains(string(body), `"result":[{`) {
-					return fmt.Errorf("%s: %s", q, body)
-				}
-				return nil
-			})
+				assert.Contains(c, string(body), `"result":[{`, "%s", q)
+			}, 30*time.Second, harness.Poll)
 		}
 	})
 }

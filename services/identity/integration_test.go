@@ -108,13 +108,11 @@ func TestIdentity(t *testing.T) {
 				var secret map[string]string
 				require.NoError(t, json.Unmarshal(b, &secret))
 				var admin string
-				harness.Eventually(t, 20*time.Second, func() error {
+				require.EventuallyWithT(t, func(c *assert.CollectT) {
 					var s int
-					if s, admin, _ = login(secret["admin-email"], secret["admin-password"]); s != 200 {
-						return fmt.Errorf("admin sign-in: %d", s)
-					}
-					return nil
-				})
+					s, admin, _ = login(secret["admin-email"], secret["admin-password"])
+					assert.Equal(c, http.StatusOK, s, "admin sign-in")
+				}, 20*time.Second, harness.Poll)
 				status, _, _ := call(http.MethodPost, "keys/rotate", "", bearer(token))
 				assert.Equal(t, http.StatusForbidden, status, "customers cannot rotate")
 				status, _, body := call(http.MethodPost, "keys/rotate", "", bearer(admin))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,12 +48,10 @@ func TestOrderEmails(t *testing.T) {
 			from, users := sys.App("gateway"), harness.NewUsers(sys)
 			checkout := func(user, key, card string) string {
 				token := harness.Bearer(users.Token(t, user))
-				harness.Eventually(t, 30*time.Second, func() error {
-					if status, _, body := harness.Invoke(t, from, "basket", http.MethodPut, "basket/items/headlamp", token, `{"quantity":1}`); status != http.StatusOK {
-						return fmt.Errorf("%d %s", status, body)
-					}
-					return nil
-				})
+				require.EventuallyWithT(t, func(c *assert.CollectT) {
+					status, _, body := harness.Invoke(t, from, "basket", http.MethodPut, "basket/items/headlamp", token, `{"quantity":1}`)
+					assert.Equal(c, http.StatusOK, status, "%s", body)
+				}, 30*time.Second, harness.Poll)
 				h := token.Clone()
 				h.Set("Idempotency-Key", key)
 				status, _, body := harness.Invoke(t, from, "basket", http.MethodPost, "basket/checkout", h,
@@ -66,12 +63,10 @@ func TestOrderEmails(t *testing.T) {
 			}
 			waitMail := func(address string, n int) []mailpitMessage {
 				var got []mailpitMessage
-				harness.Eventually(t, 45*time.Second, func() error {
-					if got = mailTo(t, sys.MailURL, address); len(got) < n {
-						return fmt.Errorf("%d of %d messages to %s", len(got), n, address)
-					}
-					return nil
-				})
+				require.EventuallyWithT(t, func(c *assert.CollectT) {
+					got = mailTo(t, sys.MailURL, address)
+					assert.GreaterOrEqual(c, len(got), n, "messages to %s", address)
+				}, 45*time.Second, harness.Poll)
 				return got
 			}
 
