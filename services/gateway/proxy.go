@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,6 +89,10 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.URL.RequestURI()) > maxTarget {
 			httpapi.Fail(w, r, log, httpapi.Errorf(http.StatusRequestURITooLong, "uri_too_long", "the address is longer than %d bytes", maxTarget))
+			return
+		}
+		if e := controlInPath(r.URL.Path); e != nil {
+			httpapi.Fail(w, r, log, e)
 			return
 		}
 		to, ok := route(r.URL.Path)
@@ -196,6 +201,24 @@ func proxy(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verifier)
 		w.WriteHeader(resp.StatusCode)
 		_, _ = w.Write(body)
 	})
+}
+
+// controlInPath refuses a path that holds a control character (most often
+// an encoded one, %00 or %0A): no route, page or file has one, and Dapr
+// 1.18's sidecars answer such a path with ERR_DIRECT_INVOKE 500, so it is
+// refused here, before anyone is invoked, naming the segment at fault.
+func controlInPath(path string) *httpapi.Error {
+	for i, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
+		for _, c := range seg {
+			if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+				e := httpapi.Errorf(http.StatusBadRequest, "bad_path",
+					"segment %d of the path holds the control character U+%04X; an address may hold none", i+1, c)
+				e.Fields = map[string]string{"path": fmt.Sprintf("segment %d holds U+%04X", i+1, c)}
+				return e
+			}
+		}
+	}
+	return nil
 }
 
 // maxResponse is the largest answer the gateway relays (pages, files, JSON).

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/httpapi"
 )
 
 func TestRoute(t *testing.T) {
@@ -55,4 +60,33 @@ func TestCookieRules(t *testing.T) {
 	assert.True(t, mayCookie("shell", "identity_session=t; HttpOnly"))
 	assert.False(t, mayCookie("shell", "shell_x=1"))
 	assert.False(t, mayCookie("shell", "tracker=1"))
+}
+
+// A path with a control character is refused by the gateway itself, with
+// the segment at fault named, and reaches no one: the sidecars would answer
+// it with a 500 (Dapr 1.18).
+func TestControlCharactersInPath(t *testing.T) {
+	for _, tc := range []struct{ target, segment string }{
+		{"/api/catalog/products/%00", "segment 4 holds U+0000"},
+		{"/api/basket/items/a%0Ab", "segment 4 holds U+000A"},
+		{"/api/identity/%7F", "segment 3 holds U+007F"},
+		{"/fragments/catalog/x%1B", "segment 3 holds U+001B"},
+		{"/products/%C2%85", "segment 2 holds U+0085"},
+		{"/api/nothing/%00", "segment 3 holds U+0000"},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			h, inv := newGateway(1000)
+			w := do(h, http.MethodGet, tc.target, nil)
+			assert.Equal(t, http.StatusBadRequest, w.Code)
+			assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
+			var p httpapi.Problem
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+			assert.Equal(t, "bad_path", p.Code)
+			assert.Equal(t, tc.segment, p.Fields["path"])
+			assert.Empty(t, inv.app, "a refused path reached %s", inv.app)
+		})
+	}
+	h, inv := newGateway(1000)
+	assert.Equal(t, http.StatusOK, do(h, http.MethodGet, "/api/catalog/products/caf%C3%A9", nil).Code, "printable text passes")
+	assert.Equal(t, "catalog", inv.app)
 }
