@@ -25,8 +25,10 @@ func TestThroughSidecars(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
 			sys := harness.Start(t, harness.Options{Profile: profile, Services: []string{"catalog", "identity"},
-				Extra: []compose.Service{harness.Probe("gateway", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
-			a, b := sys.App("gateway"), sys.App("probe-b")
+				// The gateway may not read catalog's events (subscriptionScopes):
+				// two apps outside the scopes stand in for subscribers.
+				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("probe-a", TopicProductChanged), harness.Probe("probe-b", TopicProductChanged)}})
+			a, pa, b := sys.App("gateway"), sys.App("probe-a"), sys.App("probe-b")
 			waitSeeded(t, a)
 			// invoke calls catalog as the gateway does and checks the
 			// answer against the public contract, api/openapi.yaml.
@@ -64,14 +66,14 @@ func TestThroughSidecars(t *testing.T) {
 			})
 
 			t.Run("event reaches each subscriber once", func(t *testing.T) {
-				for _, p := range []*runner.App{a, b} {
+				for _, p := range []*runner.App{pa, b} {
 					require.EventuallyWithT(t, func(c *assert.CollectT) {
 						assert.Len(c, changesOf(t, p, "headlamp"), 1, "%s's catalog.product-changed events for headlamp", p.AppID)
 					}, 10*time.Second, harness.Poll)
 				}
 				// A late duplicate would arrive within the redelivery interval.
 				time.Sleep(2500 * time.Millisecond)
-				for _, p := range []*runner.App{a, b} {
+				for _, p := range []*runner.App{pa, b} {
 					events := changesOf(t, p, "headlamp")
 					require.Len(t, events, 1, p.AppID)
 					var change ProductChanged
