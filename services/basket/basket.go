@@ -331,12 +331,16 @@ func (s *Service) Add(ctx context.Context, owner, client, sku string, n int) (Ad
 	var a Added
 	if owner == "" {
 		slot := map[string]string{"client": client}
-		if s.guests != nil && !s.guests.Take(slot) {
-			return Added{}, ErrTooManyGuests
+		if s.guests != nil {
+			if ok, err := s.guests.Take(ctx, slot); err != nil {
+				return Added{}, err
+			} else if !ok {
+				return Added{}, ErrTooManyGuests
+			}
 		}
 		defer func() {
 			if a.Guest == "" && s.guests != nil {
-				s.guests.Release(slot) // refused: no basket was made
+				s.guests.Release(ctx, slot) // refused: no basket was made
 			}
 		}()
 		a.Guest = newGuestID()

@@ -246,7 +246,7 @@ func TestAddStartsAGuestBasket(t *testing.T) {
 
 func TestGuestBasketsPerClientAreLimited(t *testing.T) {
 	m := newMemBaskets()
-	svc := &Service{guests: limit.New(time.Minute, map[string]int{"client": 2}), baskets: m, catalog: newCatalog()}
+	svc := &Service{guests: limit.New(time.Minute, map[string]int{"client": 2}, limit.NewMemory()), baskets: m, catalog: newCatalog()}
 	ctx := t.Context()
 	_, err := svc.Add(ctx, "", "10.0.0.1", "blanket", 4)
 	require.Error(t, err, "too many blankets")

@@ -26,7 +26,10 @@ func main() {
 		}
 		store := &basketStore{dapr: d.Client, store: stateStore, guestTTL: ttl}
 		invoke := daprapp.NewInvoker(d.Config)
-		svc := &Service{guests: limit.New(10*time.Minute, map[string]int{"client": guestsPerClient}), baskets: store, checkouts: store, handled: store,
+		// Guest baskets are counted in basket's store, so every replica
+		// sees them.
+		guests := limit.New(10*time.Minute, map[string]int{"client": guestsPerClient}, limit.DaprCounts{Client: d.Client, Store: stateStore})
+		svc := &Service{guests: guests, baskets: store, checkouts: store, handled: store,
 			catalog:  &catalogClient{invoke: invoke, log: d.Log},
 			payments: &paymentClient{dapr: d.Client, log: d.Log}, publisher: checkoutPublisher{dapr: d.Client}, log: d.Log}
 		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), svc), nil

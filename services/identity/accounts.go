@@ -239,21 +239,24 @@ func (a *Accounts) SignIn(ctx context.Context, c Credentials, client string) (Se
 	if client != "" {
 		keys["client"] = client
 	}
-	if !a.limits.Take(keys) {
+	if ok, err := a.limits.Take(ctx, keys); err != nil {
+		return Session{}, err
+	} else if !ok {
 		return Session{}, ErrTooManyAttempts
 	}
 	u, ok, err := a.check(ctx, account, c.Password)
 	if err != nil {
 		// Only wrong passwords count: a failing store must not lock
 		// anyone out.
-		a.limits.Release(keys)
+		a.limits.Release(ctx, keys)
 		return Session{}, err
 	}
 	if !ok {
 		return Session{}, ErrInvalidCredentials
 	}
-	a.limits.Release(keys)
-	a.limits.Forget("account", account)
+	a.limits.Release(ctx, keys)
+	// Best effort: the count left behind ends with its window.
+	_ = a.limits.Forget(ctx, "account", account)
 	return a.Issue(u)
 }
 

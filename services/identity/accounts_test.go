@@ -135,7 +135,7 @@ type fixture struct {
 // newFixture is Accounts over fakes, with ann@example.com registered.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{users: &memUsers{users: map[string]User{}}, keys: &fakeKeys{}, passwords: &fakePasswords{}, limits: newLimiter(),
+	f := &fixture{users: &memUsers{users: map[string]User{}}, keys: &fakeKeys{}, passwords: &fakePasswords{}, limits: newLimiter(limit.NewMemory()),
 		sessions: &sessionStore{dapr: &memoryState{value: map[string][]byte{}, etag: map[string]int{}}, store: stateStore, now: time.Now}}
 	in := jwt.NewNumericDate(time.Now().Add(10 * time.Minute))
 	verifier := fakeVerifier{
@@ -355,7 +355,9 @@ func TestClientLimit(t *testing.T) {
 	assert.ErrorIs(t, guess("userz@example.com", "10.0.0.2"), ErrInvalidCredentials, "another client is not held back")
 	// The refused attempt took nothing from the account: a blocked client
 	// must not lock the account out for others.
-	assert.Equal(t, 1, f.limits.Count("account", "userz@example.com"))
+	n, err := f.limits.Count(ctx, "account", "userz@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
 
 	// Right passwords cost a client nothing.
 	f = newFixture(t)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bazaar-shop/bazaar/internal/authn"
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/limit"
 )
 
 func main() {
@@ -25,7 +26,7 @@ func main() {
 		// The keys are local here: look again at once when a kid is new.
 		verifier := authn.NewVerifier(ring.JWKS, 0).WithSignOuts(sessions.Ended)
 		accounts, err := NewAccounts(&userStore{dapr: d.Client, store: stateStore}, ring, sessions, verifier,
-			bcryptPasswords{cost: bcrypt.DefaultCost}, newLimiter())
+			bcryptPasswords{cost: bcrypt.DefaultCost}, newLimiter(limit.DaprCounts{Client: d.Client, Store: stateStore}))
 		if err != nil {
 			return nil, err
 		}
