@@ -208,6 +208,12 @@ func throughTheGateway(t *testing.T, profile string) {
 		assert.Equal(t, http.StatusOK, status, "the same user's other session goes on: %s", body)
 		status, _, body = send(http.MethodPost, "/api/identity/logout", copied, "", origin)
 		assert.Equal(t, http.StatusNoContent, status, "signing out again with the dead token still works: %s", body)
+		// The verifiers above read the signed-out list through their
+		// sidecars; the public never reads it.
+		for _, token := range []string{"", other} {
+			status, _, body = send(http.MethodGet, "/api/identity/sessions/signed-out", token, "", nil)
+			assert.Equal(t, http.StatusNotFound, status, "the signed-out sessions are public: %s", body)
+		}
 	})
 
 	// Last: it signs everyone out.

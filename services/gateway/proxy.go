@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,17 @@ var (
 // cookie must not stand in the way of signing in again. Signing out takes
 // the token when it is good (its session ends everywhere), and works
 // without one.
-var tokenFree = map[string]bool{"/register": true, "/login": true, "/jwks.json": true, contracts.SignedOutPath: true}
+var tokenFree = map[string]bool{"/register": true, "/login": true, "/jwks.json": true}
+
+// internalOnly reports whether identity's path p serves Bazaar's own
+// services only: the signed-out sessions list (up to 100,000 ids, read by
+// every verifier through its sidecar). The gateway is one of those
+// verifiers, so the access-control policy must let its sidecar read the
+// list; what keeps it from the public is that the gateway never routes it.
+func internalOnly(p string) bool {
+	p = path.Clean(p)
+	return p == "/sessions" || strings.HasPrefix(p, "/sessions/")
+}
 
 const signOutPath = "/logout"
 
@@ -62,6 +73,9 @@ func route(path string) (target, bool) {
 		rt, ok := routes[service]
 		p = strings.TrimSuffix(rt.prefix+"/"+p, "/")
 		identity := rt.app == contracts.IdentityApp
+		if identity && internalOnly(p) {
+			return target{}, false
+		}
 		return target{app: rt.app, path: p, api: true, tokenFree: identity && tokenFree[p], signOut: identity && p == signOutPath}, ok
 	}
 	if rest, ok := strings.CutPrefix(path, "/fragments/"); ok {

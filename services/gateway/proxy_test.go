@@ -22,6 +22,13 @@ func TestRoute(t *testing.T) {
 		{"/api/basket", target{app: "basket", path: "/basket", api: true}, true},
 		{"/api/identity/login", target{app: "identity", path: "/login", api: true, tokenFree: true}, true},
 		{"/api/payment/authorize", target{path: "/authorize", api: true}, false},
+		// Only Bazaar's services read the signed-out sessions (through
+		// their sidecars), however the path is spelt.
+		{"/api/identity/sessions/signed-out", target{}, false},
+		{"/api/identity/sessions/signed-out/", target{}, false},
+		{"/api/identity/sessions/./signed-out", target{}, false},
+		{"/api/identity/x/../sessions/signed-out", target{}, false},
+		{"/api/identity/sessions", target{}, false},
 		{"/fragments/basket/mini-cart", target{app: "basket", path: "/fragments/mini-cart"}, true},
 		{"/fragments/payment/x", target{path: "/fragments/x"}, false},
 		{"/fragments/catalog/a/b", target{app: "catalog", path: "/fragments/a/b"}, false},
