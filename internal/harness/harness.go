@@ -1,6 +1,3 @@
-// Package harness brings up real Bazaar services with real Dapr sidecars for
-// integration tests, through the same runner `make run` uses: free ports, a
-// temporary data folder per test, and nothing left behind afterwards.
 package harness
 
 import (
