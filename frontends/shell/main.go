@@ -18,7 +18,7 @@ import (
 func main() {
 	err := daprapp.Run(context.Background(), "shell", os.Getenv, os.Stdout, func(ctx context.Context, d daprapp.Deps) (http.Handler, error) {
 		invoke := daprapp.NewInvoker(d.Config)
-		return NewServer(d.Log, d.Config, invoke, newStatusChecker(d.Config, invoke, os.Getenv("BAZAAR_METRICS_URL")),
+		return NewServer(d.Log, d.Config, invoke, newStatusChecker(d.Config, invoke, nameResolutionRoster(os.Getenv("BAZAAR_NAME_RESOLUTION")), os.Getenv("BAZAAR_METRICS_URL")),
 			caller.NewVerifier(invoke), newTraceReader(os.Getenv("BAZAAR_TRACES_URL")), newMailReader(os.Getenv("BAZAAR_MAIL_URL"))), nil
 	})
 	if err != nil {

@@ -90,7 +90,7 @@ func newFakeServices(delay time.Duration) *fakeServices {
 
 func shellFor(f *fakeServices) http.Handler {
 	cfg := daprapp.Config{AppToken: "app-token"}
-	return NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, f, newStatusChecker(cfg, f, ""), nil, newTraceReader(""), newMailReader(""))
+	return NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, f, newStatusChecker(cfg, f, nameResolutionRoster(""), ""), nil, newTraceReader(""), newMailReader(""))
 }
 
 func get(t *testing.T, h http.Handler, path string, header http.Header) (*httptest.ResponseRecorder, *goquery.Document) {

@@ -20,39 +20,60 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
 )
 
-// statusServices are the apps the status page asks, in its order.
-var statusServices = []string{"gateway", "identity", "catalog", "basket", "ordering", "payment"}
-
 type statusRow struct {
 	Service, Version, Took string
 	Up                     bool
+	// Replicas are the app's sidecars that Dapr's name resolution lists.
+	Replicas []replicaRow
 	// Live figures from Prometheus over the last minute ("—" without it).
 	Rate, P99, Errors string
 }
 
-// statusChecker asks each service for healthz through the sidecars, the
-// shell's own sidecar for the Dapr runtime's version, and Prometheus (when
-// one runs) for each service's live figures.
+// replicaRow is one replica: its sidecar's address and how long ago it
+// last told the name resolution that it lives.
+type replicaRow struct{ Address, Renewed string }
+
+// statusChecker lists the apps that run and their replicas (roster), asks
+// each app for healthz through the sidecars, the shell's own sidecar for
+// the Dapr runtime's version, and Prometheus (when one runs) for each
+// app's live figures.
 type statusChecker struct {
 	invoke     contracts.Invoker
+	roster     roster
 	metadata   string // the shell's sidecar's metadata URL
 	apiToken   string
 	prometheus string // its base URL, or ""
 }
 
-func newStatusChecker(cfg daprapp.Config, invoke contracts.Invoker, prometheus string) *statusChecker {
-	return &statusChecker{invoke: invoke, metadata: fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", cfg.DaprHTTP), apiToken: cfg.APIToken,
+func newStatusChecker(cfg daprapp.Config, invoke contracts.Invoker, running roster, prometheus string) *statusChecker {
+	return &statusChecker{invoke: invoke, roster: running, metadata: fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", cfg.DaprHTTP), apiToken: cfg.APIToken,
 		prometheus: strings.TrimSuffix(prometheus, "/")}
 }
 
-func (c *statusChecker) check(ctx context.Context) ([]statusRow, string) {
-	rows := make([]statusRow, len(statusServices))
+// check answers a row per app that runs, in app id order, and the Dapr
+// runtime's version; problem says why the apps could not be listed.
+func (c *statusChecker) check(ctx context.Context) (rows []statusRow, runtime, problem string) {
+	replicas, err := c.roster(ctx)
+	if err != nil {
+		problem = "Which apps run is unknown: " + err.Error()
+	}
+	now := time.Now()
+	for _, r := range replicas {
+		if len(rows) == 0 || rows[len(rows)-1].Service != r.AppID {
+			rows = append(rows, statusRow{Service: r.AppID})
+		}
+		ago := max(0, now.Sub(r.Renewed).Round(time.Second))
+		last := &rows[len(rows)-1]
+		last.Replicas = append(last.Replicas, replicaRow{Address: r.Address, Renewed: ago.String() + " ago"})
+	}
 	var wg sync.WaitGroup
-	for i, name := range statusServices {
+	for i := range rows {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rows[i] = c.one(ctx, name)
+			replicas := rows[i].Replicas
+			rows[i] = c.one(ctx, rows[i].Service)
+			rows[i].Replicas = replicas
 		}()
 	}
 	var figures map[string]map[string]float64
@@ -61,7 +82,7 @@ func (c *statusChecker) check(ctx context.Context) ([]statusRow, string) {
 		defer wg.Done()
 		figures = c.figures(ctx)
 	}()
-	runtime := c.runtimeVersion(ctx)
+	runtime = c.runtimeVersion(ctx)
 	wg.Wait()
 	for i := range rows {
 		f := func(what, format string, scale float64) string {
@@ -73,7 +94,7 @@ func (c *statusChecker) check(ctx context.Context) ([]statusRow, string) {
 		}
 		rows[i].Rate, rows[i].P99, rows[i].Errors = f("rate", "%.2f/s", 1), f("p99", "%.1f ms", 1000), f("errors", "%.2f/s", 1)
 	}
-	return rows, runtime
+	return rows, runtime, problem
 }
 
 // liveQueries are the status page's figures per service, over the last
@@ -165,23 +186,26 @@ func (c *statusChecker) runtimeVersion(ctx context.Context) string {
 func (s *Shell) statusPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var rows []statusRow
-		var runtime string
+		var runtime, problem string
 		var filled map[string]Filled
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rows, runtime = s.status.check(r.Context())
+			rows, runtime, problem = s.status.check(r.Context())
 		}()
 		filled = s.composer.Fill(r, chrome(r))
 		wg.Wait()
 		status := http.StatusOK
+		if problem != "" || len(rows) == 0 {
+			status = http.StatusServiceUnavailable
+		}
 		for _, row := range rows {
 			if !row.Up {
 				status = http.StatusServiceUnavailable
 			}
 		}
-		s.write(w, r, status, pageMeta{Title: "System status", Description: "Whether each of Bazaar's services is up, with its version and live figures."}, filled, func(View) templ.Component { return statusMain(rows, runtime) })
+		s.write(w, r, status, pageMeta{Title: "System status", Description: "Whether each of Bazaar's services is up, with its version and live figures."}, filled, func(View) templ.Component { return statusMain(rows, runtime, problem) })
 	})
 }
 

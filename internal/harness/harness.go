@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -163,9 +164,13 @@ func Start(t testing.TB, opts Options) *runner.System {
 	daprBin := cmp.Or(opts.DaprBin, os.Getenv("BAZAAR_DAPR_BIN"), filepath.Join(root, "bin"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The shell's status page lists what runs from Dapr's name-resolution
+	// table (dapr/config.yaml puts it in the data folder).
+	env := map[string]string{"BAZAAR_NAME_RESOLUTION": filepath.Join(data, "nameresolution.db")}
+	maps.Copy(env, opts.Env)
 	sys, err := runner.Start(ctx, runner.Options{
 		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin, ToolsBin: filepath.Join(root, "bin"),
-		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
+		AppBin: bin, NoBuild: true, Env: env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
 	})
 	cleanup := func() {
 		if sys != nil {

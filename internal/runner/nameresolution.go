@@ -19,6 +19,9 @@ import (
 // and a sidecar's row as soon as its process exits.
 type nameTable struct {
 	db *sql.DB // nil when the configuration uses another resolver
+	// path is the table's file: the shell's status page lists what runs
+	// from it (BAZAAR_NAME_RESOLUTION).
+	path string
 }
 
 // hostsTable is the resolver's default table name (Bazaar's configuration
@@ -66,7 +69,7 @@ func openNameTable(config string) (*nameTable, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	return &nameTable{db: db}, nil
+	return &nameTable{db: db, path: path}, nil
 }
 
 // clear removes every row: called before any sidecar of this run starts.
