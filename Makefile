@@ -108,12 +108,21 @@ bin/.built-$(DAPR_VERSION): dapr/runtime/go.mod dapr/runtime/go.sum dapr/runtime
 	echo "Dapr runtime built in $$(( $$(date +%s) - start ))s"
 	@touch $@
 
-## dapr-previous: build the runtime Bazaar upgraded from (1.16.0, dapr/runtime/previous.mod) into bin/dapr-1.16.0
-# The upgrade test starts it to write a data folder that today's runtime must
-# read; `make bench` compares the two. Built like `make dapr`, from the same
-# daprd/main.go.
+## dapr-previous: build the runtime Bazaar upgraded from (1.16.0, dapr/runtime/previous.mod) into bin/dapr-1.16.0, and the apps as they were on it into bin/dapr-1.16.0/apps
+# The upgrade test runs them to write a data folder that today's runtime and
+# apps must read; `make bench` compares the two runtimes. The runtime is built
+# like `make dapr`, from the same daprd/main.go; the apps from the last commit
+# that ran on 1.16.0 (git archive: the work tree is not touched).
 DAPR_PREVIOUS := 1.16.0
-dapr-previous: bin/dapr-$(DAPR_PREVIOUS)/.built
+APPS_PREVIOUS_COMMIT := 57d65d7
+dapr-previous: bin/dapr-$(DAPR_PREVIOUS)/.built bin/dapr-$(DAPR_PREVIOUS)/apps/.built
+
+bin/dapr-$(DAPR_PREVIOUS)/apps/.built:
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && git archive $(APPS_PREVIOUS_COMMIT) | tar -x -C $$tmp && \
+	  ( cd $$tmp && nice go build -o $(CURDIR)/$(@D)/ ./services/... ./frontends/shell ./internal/harness/probe ) ; \
+	  rc=$$?; rm -rf $$tmp; exit $$rc
+	@touch $@
 
 bin/dapr-$(DAPR_PREVIOUS)/.built: dapr/runtime/previous.mod dapr/runtime/previous.sum dapr/runtime/daprd/main.go
 	@mkdir -p $(@D)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,6 +42,9 @@ type Options struct {
 	// DaprBin, if set, is the folder of the Dapr runtime to run (the
 	// upgrade test's older one); by default BAZAAR_DAPR_BIN or bin/.
 	DaprBin string
+	// AppBin, if set, is a folder of already built apps to run (the
+	// upgrade test's older ones); by default today's are built.
+	AppBin string
 }
 
 // Probe returns a test app that records the events it receives on topics.
@@ -122,7 +124,10 @@ func Start(t testing.TB, opts Options) *runner.System {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := buildApps(f)
+	bin, err := opts.AppBin, error(nil)
+	if bin == "" {
+		bin, err = buildApps(f)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,13 +169,9 @@ func Start(t testing.TB, opts Options) *runner.System {
 	daprBin := cmp.Or(opts.DaprBin, os.Getenv("BAZAAR_DAPR_BIN"), filepath.Join(root, "bin"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// The shell's status page lists what runs from Dapr's name-resolution
-	// table (dapr/config.yaml puts it in the data folder).
-	env := map[string]string{"BAZAAR_NAME_RESOLUTION": filepath.Join(data, "nameresolution.db")}
-	maps.Copy(env, opts.Env)
 	sys, err := runner.Start(ctx, runner.Options{
 		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin, ToolsBin: filepath.Join(root, "bin"),
-		AppBin: bin, NoBuild: true, Env: env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
+		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
 	})
 	cleanup := func() {
 		if sys != nil {
@@ -183,7 +184,11 @@ func Start(t testing.TB, opts Options) *runner.System {
 		if dir := os.Getenv("BAZAAR_TEST_LOGS"); dir != "" {
 			_ = os.MkdirAll(dir, 0o755)
 			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".log"
-			_ = os.WriteFile(filepath.Join(dir, name), []byte(logs.all()), 0o644)
+			// Appended: a test that starts two systems keeps both.
+			if f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+				_, _ = f.WriteString(logs.all())
+				f.Close()
+			}
 		}
 		if !keepData {
 			os.RemoveAll(data)
@@ -250,25 +255,6 @@ func Invoke(t testing.TB, from *runner.App, appID, httpMethod, path string, head
 // Poll is how often a test asks again while it waits for something to
 // happen: the tick of testify's require.EventuallyWithT at every call site.
 const Poll = 50 * time.Millisecond
-
-// Eventually polls check until it returns nil or timeout passes.
-//
-// It stays only for services/ordering's tests until they move to testify's
-// require.EventuallyWithT like every other test; then it goes.
-func Eventually(t testing.TB, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 type lockedBuffer struct {
 	mu  sync.Mutex

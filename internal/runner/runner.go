@@ -730,6 +730,10 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		"APP_PORT=" + strconv.Itoa(a.AppPort),
 		"BAZAAR_PROFILE=" + s.Profile,
 	}
+	if s.names.path != "" {
+		// The shell's status page lists what runs from it.
+		env = append(env, "BAZAAR_NAME_RESOLUTION="+s.names.path)
+	}
 	if svc.DaprEnabled() {
 		if a.HTTPPort, err = s.ports.pick(svc.Dapr.HTTPPort, what+" dapr http-port"); err != nil {
 			return nil, err

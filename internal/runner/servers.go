@@ -32,16 +32,25 @@ import (
 // within a stream, so an app subscribing to two topics of one stream would
 // need two names. Dead letters have streams of their own because JetStream
 // deduplicates by message id per stream and a dead-lettered message keeps its
-// CloudEvent id.
+// CloudEvent id. For the same reason a dead-letter stream deduplicates for a
+// second only (the default is two minutes): a dead letter that fails again
+// is published to its own topic again, with its id, after its retries (about
+// 8 s; internal/daprapp DeadLetters), and a longer window dropped it as a
+// duplicate: the event was lost (TestCheckoutsSurviveOrderingOutages, the
+// app down for 40 s).
 func Streams() []nats.StreamConfig {
 	var out []nats.StreamConfig
 	for _, t := range events.Topics {
-		for _, subject := range []string{t, events.DeadLetter(t)} {
-			out = append(out, nats.StreamConfig{Name: streamName(subject), Subjects: []string{subject}})
-		}
+		out = append(out, nats.StreamConfig{Name: streamName(t), Subjects: []string{t}})
+		dl := events.DeadLetter(t)
+		out = append(out, nats.StreamConfig{Name: streamName(dl), Subjects: []string{dl}, Duplicates: deadLetterDedupWindow})
 	}
 	return out
 }
+
+// deadLetterDedupWindow is how long a dead-letter stream drops a message
+// whose id it has seen: shorter than a delivery's retries.
+const deadLetterDedupWindow = time.Second
 
 // streamName turns a topic into a stream name (which may not hold dots).
 func streamName(topic string) string {
@@ -95,7 +104,9 @@ func startNATS(dir string, port int, token string) (*natsserver.Server, error) {
 		cfg.Storage = nats.FileStorage
 		// A day of history is plenty for one developer's machine.
 		cfg.MaxAge = 24 * time.Hour
-		cfg.Duplicates = 2 * time.Minute
+		if cfg.Duplicates == 0 {
+			cfg.Duplicates = 2 * time.Minute // a publisher's retries
+		}
 		if _, err := js.StreamInfo(cfg.Name); err == nil {
 			_, err = js.UpdateStream(&cfg)
 			if err != nil {

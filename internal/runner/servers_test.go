@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bazaar-shop/bazaar/internal/events"
 )
 
 // TestRedisPasswordStaysOffTheCommandLine: the servers profile's Redis
@@ -66,4 +69,36 @@ func redisSays(t *testing.T, addr, command string) string {
 	line, err := bufio.NewReader(c).ReadString('\n')
 	require.NoError(t, err)
 	return strings.TrimSpace(line)
+}
+
+// TestDeadLetterComesRoundAgain: a dead letter that fails again is published
+// to its own topic again, with the same message id, after its retries (about
+// 8 s). JetStream drops a message whose id it saw within the stream's
+// duplicate window; with the default two minutes the dead letter was
+// dropped, and its order lost. A topic's own stream keeps the long window,
+// which absorbs a publisher's retries.
+func TestDeadLetterComesRoundAgain(t *testing.T) {
+	port, err := newPortPool().free()
+	require.NoError(t, err)
+	srv, err := startNATS(t.TempDir(), port, "token")
+	require.NoError(t, err)
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL(), nats.Token("token"))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := nc.JetStream()
+	require.NoError(t, err)
+
+	publishTwice := func(subject string) uint64 {
+		for range 2 {
+			_, err := js.Publish(subject, []byte(`{}`), nats.MsgId("event-1"))
+			require.NoError(t, err)
+			time.Sleep(deadLetterDedupWindow + 500*time.Millisecond)
+		}
+		info, err := js.StreamInfo(streamName(subject))
+		require.NoError(t, err)
+		return info.State.Msgs
+	}
+	assert.EqualValues(t, 2, publishTwice(events.DeadLetter(events.CheckoutAccepted)), "the dead letter came round again")
+	assert.EqualValues(t, 1, publishTwice(events.CheckoutAccepted), "a publisher's retry is one event")
 }

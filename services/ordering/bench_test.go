@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
@@ -37,12 +38,10 @@ func BenchmarkCheckout(b *testing.B) {
 				Extra: []compose.Service{harness.Probe("gateway"), harness.Probe("watcher", events.OrderStatusChanged)},
 				Env:   map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
 			s := shop{t: b, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
-			harness.Eventually(b, 30*time.Second, func() error {
-				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
-					return fmt.Errorf("%d %s", status, body)
-				}
-				return nil
-			})
+			require.EventuallyWithT(b, func(c *assert.CollectT) {
+				status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`)
+				assert.Equal(c, http.StatusOK, status, "%s", body)
+			}, 30*time.Second, harness.Poll)
 			s.setStock("seed-starter-tray", 1_000_000)
 			s.waitFor("warmup", s.checkout("warmup", "warmup-order", approve), events.Paid)
 			for _, run := range []struct {
@@ -126,7 +125,7 @@ func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate floa
 
 	watcher := s.sys.App("watcher")
 	var paidAt map[string][]time.Time
-	harness.Eventually(b, 3*time.Minute, func() error {
+	require.EventuallyWithT(b, func(c *assert.CollectT) {
 		paidAt = paidReports(b, watcher.AppURL(), watcher.AppToken)
 		done := 0
 		for _, id := range ids {
@@ -134,11 +133,8 @@ func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate floa
 				done++
 			}
 		}
-		if done < orders {
-			return fmt.Errorf("%d of %d orders paid", done, orders)
-		}
-		return nil
-	})
+		assert.Equal(c, orders, done, "orders paid")
+	}, 3*time.Minute, harness.Poll)
 	var latencies []time.Duration
 	last, dup := begin, 0
 	for i, id := range ids {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/compose"
@@ -50,10 +51,12 @@ func BenchmarkDaprCosts(b *testing.B) {
 			}
 			order := `{"orderId":"bench-{i}","userId":"u-1","status":"paid","lines":[{"productId":"insulated-bottle","name":"Insulated bottle","unitPrice":{"amount":2490,"currency":"EUR"},"quantity":1}],"total":{"amount":2490,"currency":"EUR"},"at":"2026-11-26T12:00:00Z"}`
 			// Warm every path once, so that connections and caches exist.
-			harness.Eventually(b, 30*time.Second, func() error { return side(http.MethodGet, "/v1.0/invoke/identity/method/jwks.json", "")(0) })
-			harness.Eventually(b, 30*time.Second, func() error {
-				return expect200(http.MethodPost, from.AppURL()+"/workflows?activities=1&count=1", from.AppToken, "")
-			})
+			require.EventuallyWithT(b, func(c *assert.CollectT) {
+				assert.NoError(c, side(http.MethodGet, "/v1.0/invoke/identity/method/jwks.json", "")(0))
+			}, 30*time.Second, harness.Poll)
+			require.EventuallyWithT(b, func(c *assert.CollectT) {
+				assert.NoError(c, expect200(http.MethodPost, from.AppURL()+"/workflows?activities=1&count=1", from.AppToken, ""))
+			}, 30*time.Second, harness.Poll)
 			idle := idleRate(sys, 5*time.Second)
 
 			delivered := func() int {
@@ -70,12 +73,9 @@ func BenchmarkDaprCosts(b *testing.B) {
 				{"publish", 2000, func(b *testing.B, ops int) {
 					before := delivered()
 					each(side(http.MethodPost, "/v1.0/publish/events/"+events.OrderStatusChanged, order))(b, ops)
-					harness.Eventually(b, time.Minute, func() error {
-						if n := delivered() - before; n < ops {
-							return fmt.Errorf("%d of %d delivered", n, ops)
-						}
-						return nil
-					})
+					require.EventuallyWithT(b, func(c *assert.CollectT) {
+						assert.GreaterOrEqual(c, delivered()-before, ops, "delivered")
+					}, time.Minute, harness.Poll)
 				}},
 				{"workflow-1", 300, chains(from, 1)},
 				{"workflow-4", 300, chains(from, 4)},

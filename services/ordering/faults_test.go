@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +40,41 @@ func storedAuthorization(t *testing.T, sys *runner.System, orderID string) (appr
 	var a struct{ Approved, Voided bool }
 	require.NoError(t, json.Unmarshal(body, &a))
 	return a.Approved, a.Voided, true
+}
+
+// sagaStatus is what ordering's sidecar says of an order's saga (for a
+// failing test's log).
+func sagaStatus(t *testing.T, sys *runner.System, orderID string) string {
+	o := sys.App("ordering")
+	status, _, body := harness.Call(t, http.MethodGet, o.SidecarURL()+"/v1.0/workflows/dapr/"+orderID,
+		http.Header{"Dapr-Api-Token": {o.APIToken}}, "")
+	return fmt.Sprintf("%d %s", status, body)
+}
+
+// logConsumers logs what JetStream still holds for each consumer (embedded
+// profile), for a failing test: an event not yet acknowledged is in flight,
+// not lost.
+func logConsumers(t *testing.T, sys *runner.System) {
+	if sys.NATSURL == "" {
+		return
+	}
+	nc, err := nats.Connect(sys.NATSURL, nats.Token(sys.NATSToken))
+	if err != nil {
+		t.Logf("nats: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Logf("nats: %v", err)
+		return
+	}
+	for st := range js.StreamsInfo() {
+		for c := range js.ConsumersInfo(st.Config.Name) {
+			t.Logf("stream %s (%d messages), consumer %s: pending %d, waiting for ack %d, redelivered %d, acked up to %d",
+				st.Config.Name, st.State.Msgs, c.Name, c.NumPending, c.NumAckPending, c.NumRedelivered, c.AckFloor.Stream)
+		}
+	}
 }
 
 // TestCheckoutsSurviveOrderingOutages places checkouts while ordering's
@@ -84,8 +120,16 @@ func TestCheckoutsSurviveOrderingOutages(t *testing.T) {
 						wg.Go(func() { ids[i] = s.checkout(u, "outage-"+u, approve) })
 					}
 					wg.Wait()
+					t.Cleanup(func() {
+						if t.Failed() {
+							for _, id := range ids {
+								t.Logf("saga %s: %s", id, sagaStatus(t, sys, id))
+							}
+							logConsumers(t, sys)
+						}
+					})
 					for i, id := range ids {
-						o := s.waitWithin(2*time.Minute, users[i], id, events.Paid, events.Cancelled)
+						o := s.waitWithin(4*time.Minute, users[i], id, events.Paid, events.Cancelled)
 						assert.Equal(t, events.Paid, o.Status, "order %s", id)
 					}
 					after, _ := s.stock("headlamp")
@@ -165,13 +209,11 @@ func TestSagaCrashMatrix(t *testing.T) {
 						id := s.checkout(user, user, approve)
 						// Poll the order through ordering's own API until it
 						// reaches the point, then kill.
-						harness.Eventually(t, 60*time.Second, func() error {
+						require.EventuallyWithT(t, func(collect *assert.CollectT) {
 							o, status := s.order(user, id)
-							if _, ok := o.step(c.at); status == 200 && ok {
-								return nil
-							}
-							return fmt.Errorf("order %s is %q (%d), waiting for %s", id, o.Status, status, c.at)
-						})
+							_, ok := o.step(c.at)
+							assert.True(collect, status == http.StatusOK && ok, "order %s is %q (%d), waiting for %s", id, o.Status, status, c.at)
+						}, 60*time.Second, harness.Poll)
 						require.NoError(t, c.kill(sys))
 						// The process is back when every app and sidecar
 						// answers its health check again (a killed app comes
@@ -194,18 +236,15 @@ func TestSagaCrashMatrix(t *testing.T) {
 							limit += schedulerLease
 						}
 						assert.Less(t, took, limit, "final %s after the process was back", took)
-						harness.Eventually(t, 30*time.Second, func() error {
+						require.EventuallyWithT(t, func(collect *assert.CollectT) {
 							after := s.variantStock(backpack)
 							for v, n := range before {
 								if v == sku {
 									n--
 								}
-								if after[v] != n {
-									return fmt.Errorf("stock of %s %d, want %d", v, after[v], n)
-								}
+								assert.Equal(collect, n, after[v], "stock of %s", v)
 							}
-							return nil
-						})
+						}, 30*time.Second, harness.Poll)
 						approved, voided, exists := storedAuthorization(t, sys, id)
 						assert.True(t, exists && approved && !voided, "one approved authorization")
 					})
@@ -243,22 +282,18 @@ func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
 			assert.Equal(t, events.Cancelled, o.Status)
 			assert.Equal(t, events.PaymentUnavailable, o.Reason)
 			assert.NotContains(t, statuses(o), events.Paid)
-			harness.Eventually(t, 30*time.Second, func() error {
-				if after, _ := s.stock("insulated-bottle"); after != before {
-					return fmt.Errorf("stock %d, want %d back", after, before)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				after, _ := s.stock("insulated-bottle")
+				assert.Equal(c, before, after, "the stock back")
+			}, 30*time.Second, harness.Poll)
 			// Payment comes back after 20 s (with a fresh sidecar): the
 			// compensation voids.
 			time.Sleep(20 * time.Second)
 			waitHealthy(t, sys)
-			harness.Eventually(t, 90*time.Second, func() error {
-				if _, voided, _ := storedAuthorization(t, sys, id); !voided {
-					return fmt.Errorf("authorization of %s not voided yet", id)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				_, voided, _ := storedAuthorization(t, sys, id)
+				assert.True(c, voided, "authorization of %s not voided yet", id)
+			}, 90*time.Second, harness.Poll)
 			approved, _, _ := storedAuthorization(t, sys, id)
 			assert.False(t, approved)
 		})
@@ -281,17 +316,15 @@ func waitHealthy(t *testing.T, sys *runner.System) {
 		return nil
 	}
 	for _, a := range sys.Apps {
-		harness.Eventually(t, 60*time.Second, func() error {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
 			if a.Protocol == "http" {
-				if err := answers(a.AppURL()+"/healthz", 200); err != nil {
-					return err
-				}
-			} else if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.AppPort), time.Second); err != nil {
-				return err
+				require.NoError(c, answers(a.AppURL()+"/healthz", 200))
 			} else {
-				c.Close()
+				conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", a.AppPort), time.Second)
+				require.NoError(c, err)
+				conn.Close()
 			}
-			return answers(a.SidecarURL()+"/v1.0/healthz", 204)
-		})
+			assert.NoError(c, answers(a.SidecarURL()+"/v1.0/healthz", 204))
+		}, 60*time.Second, harness.Poll)
 	}
 }

@@ -101,14 +101,11 @@ func (s shop) waitFor(user, id string, statuses ...string) Order {
 func (s shop) waitWithin(limit time.Duration, user, id string, statuses ...string) Order {
 	s.t.Helper()
 	var o Order
-	harness.Eventually(s.t, limit, func() error {
+	require.EventuallyWithT(s.t, func(c *assert.CollectT) {
 		var status int
 		o, status = s.order(user, id)
-		if status == 200 && slices.Contains(statuses, o.Status) {
-			return nil
-		}
-		return fmt.Errorf("order %s is %q (%d), want %v", id, o.Status, status, statuses)
-	})
+		assert.True(c, status == http.StatusOK && slices.Contains(statuses, o.Status), "order %s is %q (%d), want %v", id, o.Status, status, statuses)
+	}, limit, harness.Poll)
 	return o
 }
 
@@ -132,6 +129,8 @@ func (s shop) variantStock(product string) map[string]int {
 	for _, v := range p.Variants {
 		out[v.SKU] = v.Stock
 	}
+	// Callers loop over this map: an empty one would check nothing.
+	require.NotEmpty(s.t, out, "%s has no variants", product)
 	return out
 }
 
@@ -188,12 +187,10 @@ func TestCheckoutSaga(t *testing.T) {
 					harness.Probe("outsider")},
 				Env: map[string]string{"ORDERING_GRACE_PERIOD": "1500ms"}})
 			s := shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
-			harness.Eventually(t, 30*time.Second, func() error {
-				if status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`); status != 200 {
-					return fmt.Errorf("catalog not ready: %d %s", status, body)
-				}
-				return nil
-			})
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				status, body := s.call("basket", http.MethodPut, "basket/items/headlamp", "warmup", `{"quantity":1}`)
+				assert.Equal(c, http.StatusOK, status, "catalog not ready: %s", body)
+			}, 30*time.Second, harness.Poll)
 
 			t.Run("happy path", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
@@ -214,13 +211,10 @@ func TestCheckoutSaga(t *testing.T) {
 					}
 					assert.Equal(t, n, variantsAfter[sku], "only the variant ordered is taken: %s", sku)
 				}
-				harness.Eventually(t, 10*time.Second, func() error {
+				require.EventuallyWithT(t, func(c *assert.CollectT) {
 					_, body := s.call("basket", http.MethodGet, "basket", "ann", "")
-					if strings.Contains(string(body), "chefs-knife") {
-						return fmt.Errorf("basket not emptied: %s", body)
-					}
-					return nil
-				})
+					assert.NotContains(c, string(body), "chefs-knife", "basket not emptied")
+				}, 10*time.Second, harness.Poll)
 				status, _ := s.call("ordering", http.MethodPost, "orders/"+id+"/ship", "ann", "")
 				assert.Equal(t, http.StatusForbidden, status, "a customer cannot ship")
 				status, _ = s.call("ordering", http.MethodPost, "orders/"+id+"/ship", asAdmin, "")
@@ -241,12 +235,10 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Equal(t, events.PaymentDeclined, o.Reason)
 				assert.NotContains(t, statuses(o), events.Paid)
 				// The saga records the cancellation, then puts the stock back.
-				harness.Eventually(t, 10*time.Second, func() error {
-					if after, _ := s.stock("linen-apron"); after != before {
-						return fmt.Errorf("stock %d, want %d back", after, before)
-					}
-					return nil
-				})
+				require.EventuallyWithT(t, func(c *assert.CollectT) {
+					after, _ := s.stock("linen-apron")
+					assert.Equal(c, before, after, "the stock back")
+				}, 10*time.Second, harness.Poll)
 			})
 
 			t.Run("not enough stock", func(t *testing.T) {
@@ -404,13 +396,10 @@ func TestCheckoutSaga(t *testing.T) {
 				require.Equal(t, http.StatusNoContent, status, "%s", body)
 				dlq := sys.App("dead-letters")
 				// Deliveries are retried for about 11 s first (resiliency.yaml).
-				harness.Eventually(t, 60*time.Second, func() error {
+				require.EventuallyWithT(t, func(c *assert.CollectT) {
 					_, _, body := harness.Call(t, http.MethodGet, dlq.AppURL()+"/received", http.Header{"Dapr-Api-Token": {dlq.AppToken}}, "")
-					if !strings.Contains(string(body), "poison-1") {
-						return fmt.Errorf("not dead-lettered yet: %s", body)
-					}
-					return nil
-				})
+					assert.Contains(c, string(body), "poison-1", "not dead-lettered yet")
+				}, 60*time.Second, harness.Poll)
 				_, code := s.order("anyone", "poison-1")
 				assert.Equal(t, http.StatusNotFound, code, "no order from a poison message")
 			})

@@ -19,7 +19,8 @@ import (
 )
 
 // previousRuntime builds (once, `make dapr-previous`) the Dapr runtime
-// Bazaar ran before, and returns its folder.
+// Bazaar ran before and the apps as they were on it, and returns the
+// runtime's folder (the apps are in its apps/).
 func previousRuntime(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -51,7 +52,10 @@ var (
 // accepted, and the waiting saga finishes, paid with the card stored before.
 func TestUpgradeKeepsTheData(t *testing.T) {
 	previous := previousRuntime(t)
-	for _, profile := range []string{"embedded", "servers"} {
+	// The embedded profile only: the servers profile's local Redis keeps
+	// nothing on disk (a throwaway, components/servers), so no run of it
+	// keeps its data, upgrade or not.
+	for _, profile := range []string{"embedded"} {
 		t.Run(profile, func(t *testing.T) {
 			data := t.TempDir()
 			t.Cleanup(func() { os.RemoveAll(runner.PostgresHome(data)) })
@@ -61,8 +65,8 @@ func TestUpgradeKeepsTheData(t *testing.T) {
 				// ends, short enough for the settled orders to settle.
 				Env: map[string]string{"ORDERING_GRACE_PERIOD": "15s"}}
 
-			// Before: Dapr 1.16.0.
-			opts.DaprBin = previous
+			// Before: Dapr 1.16.0, and the apps as they ran on it.
+			opts.DaprBin, opts.AppBin = previous, filepath.Join(previous, "apps")
 			old := harness.Start(t, opts)
 			s := shop{t: t, sys: old, from: old.App("gateway"), users: harness.NewUsers(old)}
 			for _, u := range []string{"ann", "bob", "cy", "dee", "eve"} {
@@ -72,13 +76,14 @@ func TestUpgradeKeepsTheData(t *testing.T) {
 			declined := s.checkout("bob", "upgrade-declined", decline)
 			shipped := s.checkout("cy", "upgrade-shipped", approve)
 			withdrawn := s.checkout("dee", "upgrade-withdrawn", approve)
+			s.waitFor("dee", withdrawn, events.Submitted)
 			status, body := s.call("ordering", http.MethodPost, "orders/"+withdrawn+"/cancel", "dee", "")
-			require.Equal(t, 200, status, "%s", body)
+			require.Contains(t, []int{200, 202}, status, "%s", body)
 			s.waitFor("ann", paid, events.Paid)
 			s.waitFor("bob", declined, events.Cancelled)
 			s.waitFor("cy", shipped, events.Paid)
 			status, body = s.call("ordering", http.MethodPost, "orders/"+shipped+"/ship", asAdmin, "")
-			require.Equal(t, 200, status, "%s", body)
+			require.Contains(t, []int{200, 202}, status, "%s", body)
 			s.waitFor("cy", shipped, events.Shipped)
 			s.waitFor("dee", withdrawn, events.Cancelled)
 			waiting := s.checkout("eve", "upgrade-waiting", approve)
@@ -92,8 +97,8 @@ func TestUpgradeKeepsTheData(t *testing.T) {
 			stock, _ := s.stock("headlamp")
 			old.Stop() // within the waiting order's grace period
 
-			// After: today's runtime on the same folder.
-			opts.DaprBin = ""
+			// After: today's runtime and apps on the same folder.
+			opts.DaprBin, opts.AppBin = "", ""
 			sys := harness.Start(t, opts)
 			s = shop{t: t, sys: sys, from: sys.App("gateway"), users: harness.NewUsers(sys)}
 			version, err := os.ReadFile(filepath.Join(data, "dapr-version"))
