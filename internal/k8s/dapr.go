@@ -285,6 +285,18 @@ func translateConfig(doc *yaml.Node, source string, opts configOptions) (name st
 			setScalar(otel, "endpointAddress", opts.TracingEndpoint)
 		}
 	}
+	var features []*yaml.Node
+	if f := lookup(spec, "features"); f != nil {
+		features = f.Content
+	}
+	for _, f := range features {
+		if scalar(f, "enabled") == "${WORKFLOW_HISTORY_SIGNING}" {
+			// The runner turns signing off for a data folder whose
+			// workflows began unsigned (Dapr 1.16); a cluster's starts on
+			// 1.18, signed.
+			setScalar(f, "enabled", "true")
+		}
+	}
 	mtls := lookup(spec, "mtls")
 	if scalar(mtls, "enabled") != "true" {
 		return "", nil, fmt.Errorf("%s: mtls.enabled must be true: access control identifies callers by their certificates", where)

@@ -52,7 +52,33 @@ func checkDataVersion(dataDir, now string) error {
 	if err := canRead(now, was); err != nil {
 		return fmt.Errorf("%s: %w. Nothing was changed; start it with the runtime it was made with (BAZAAR_DAPR_BIN), or move the folder away to start afresh", dataDir, err)
 	}
+	if minor(was) != "" && less(minor(was), signingSince) && written(dataDir) {
+		// Its workflows began unsigned, and stay so.
+		if err := os.WriteFile(filepath.Join(dataDir, unsignedWorkflowsFile), []byte("written by Dapr "+was+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(path, []byte(now+"\n"), 0o600)
+}
+
+// Workflow history signing came with Dapr 1.18, which refuses to load an
+// unsigned history while signing is on: a saga that began on 1.16 (a paid
+// order waits for shipping for days) would never move again. A folder
+// first written before 1.18 therefore keeps signing off, for good: its
+// record says so (unsignedWorkflowsFile), and the sidecars' configuration
+// follows it (${WORKFLOW_HISTORY_SIGNING}, dapr/config.yaml).
+const (
+	signingSince          = "1.18"
+	unsignedWorkflowsFile = "workflows-unsigned"
+)
+
+// historySigning is the sidecars' WorkflowHistorySigning setting for the
+// folder: "true" unless its workflows began unsigned.
+func historySigning(dataDir string) string {
+	if _, err := os.Stat(filepath.Join(dataDir, unsignedWorkflowsFile)); err == nil {
+		return "false"
+	}
+	return "true"
 }
 
 // written reports whether a run has stored anything in the folder.

@@ -46,3 +46,22 @@ func TestDataVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestSigningStaysOffForUnsignedWorkflows: Dapr 1.18 refuses to load a
+// workflow history written unsigned while history signing is on, so a
+// folder whose sagas began on 1.16 keeps signing off, also after later
+// starts; a new folder signs.
+func TestSigningStaysOffForUnsignedWorkflows(t *testing.T) {
+	fresh := t.TempDir()
+	require.NoError(t, checkDataVersion(fresh, "1.18.0"))
+	assert.Equal(t, "true", historySigning(fresh))
+
+	upgraded := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(upgraded, "state"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(upgraded, "state", "ordering.db"), []byte("x"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(upgraded, dataVersionFile), []byte("1.16.0\n"), 0o600))
+	require.NoError(t, checkDataVersion(upgraded, "1.18.0"))
+	assert.Equal(t, "false", historySigning(upgraded))
+	require.NoError(t, checkDataVersion(upgraded, "1.18.0"), "the next start")
+	assert.Equal(t, "false", historySigning(upgraded), "for good")
+}

@@ -92,7 +92,7 @@ func Export(ctx context.Context, opts Options, file string) (string, error) {
 	resources, config, err := Render(opts.Compose, prof, filepath.Join(dir, "resources"), map[string]string{
 		"DATA_DIR": opts.DataDir, "SECRETS_FILE": secrets, "PAYMENT_SECRETS_FILE": paymentSecrets,
 		"NATS_URL": s.NATSURL, "NATS_TOKEN": "", "REDIS_ADDR": s.RedisAddr, "REDIS_PASSWORD": "", "POSTGRES_CONN": s.PostgresConn,
-		"OTLP_ENDPOINT": s.OTLPAddr, "TRACE_SAMPLING_RATE": samplingRate(s.OTLPAddr), "SMTP_HOST": host, "SMTP_PORT": port,
+		"OTLP_ENDPOINT": s.OTLPAddr, "TRACE_SAMPLING_RATE": samplingRate(s.OTLPAddr), "WORKFLOW_HISTORY_SIGNING": historySigning(s.DataDir), "SMTP_HOST": host, "SMTP_PORT": port,
 	})
 	if err != nil {
 		return "", err

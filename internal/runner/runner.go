@@ -667,18 +667,19 @@ func (s *System) renderResources(prof compose.Profile) ([]string, string, error)
 	}
 	host, port, _ := strings.Cut(s.SMTPAddr, ":")
 	return Render(s.opts.Compose, prof, filepath.Join(s.DataDir, "resources"), map[string]string{
-		"DATA_DIR":             s.DataDir,
-		"SECRETS_FILE":         secrets,
-		"PAYMENT_SECRETS_FILE": paymentSecrets,
-		"NATS_URL":             s.NATSURL,
-		"NATS_TOKEN":           s.NATSToken,
-		"REDIS_ADDR":           s.RedisAddr,
-		"REDIS_PASSWORD":       s.RedisPassword,
-		"POSTGRES_CONN":        s.PostgresConn,
-		"OTLP_ENDPOINT":        s.OTLPAddr,
-		"TRACE_SAMPLING_RATE":  samplingRate(s.OTLPAddr),
-		"SMTP_HOST":            host,
-		"SMTP_PORT":            port,
+		"DATA_DIR":                 s.DataDir,
+		"SECRETS_FILE":             secrets,
+		"PAYMENT_SECRETS_FILE":     paymentSecrets,
+		"NATS_URL":                 s.NATSURL,
+		"NATS_TOKEN":               s.NATSToken,
+		"REDIS_ADDR":               s.RedisAddr,
+		"REDIS_PASSWORD":           s.RedisPassword,
+		"POSTGRES_CONN":            s.PostgresConn,
+		"OTLP_ENDPOINT":            s.OTLPAddr,
+		"TRACE_SAMPLING_RATE":      samplingRate(s.OTLPAddr),
+		"WORKFLOW_HISTORY_SIGNING": historySigning(s.DataDir),
+		"SMTP_HOST":                host,
+		"SMTP_PORT":                port,
 	})
 }
 
