@@ -43,7 +43,8 @@ type Options struct {
 	// upgrade test's older one); by default BAZAAR_DAPR_BIN or bin/.
 	DaprBin string
 	// AppBin, if set, is a folder of already built apps to run (the
-	// upgrade test's older ones); by default today's are built.
+	// upgrade test's older ones); by default BAZAAR_TEST_APP_BIN, or
+	// today's, built.
 	AppBin string
 }
 
@@ -124,7 +125,9 @@ func Start(t testing.TB, opts Options) *runner.System {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := opts.AppBin, error(nil)
+	// BAZAAR_TEST_APP_BIN runs a folder of built apps instead (the
+	// benchmarks of the previous runtime run the apps as they were on it).
+	bin, err := cmp.Or(opts.AppBin, os.Getenv("BAZAAR_TEST_APP_BIN")), error(nil)
 	if bin == "" {
 		bin, err = buildApps(f)
 	}
