@@ -295,6 +295,9 @@ func translateConfig(doc *yaml.Node, source string, opts configOptions) (name st
 			// workflows began unsigned (Dapr 1.16); a cluster's starts on
 			// 1.18, signed.
 			setScalar(f, "enabled", "true")
+			// A boolean, not the string the variable was: the CRD's
+			// schema refuses "true" (make k8s-test found it).
+			lookup(f, "enabled").Tag = "!!bool"
 		}
 	}
 	mtls := lookup(spec, "mtls")

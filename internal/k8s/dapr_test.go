@@ -114,6 +114,9 @@ spec:
     samplingRate: "1"
     otel: {endpointAddress: "${OTLP_ENDPOINT}"}
   mtls: {enabled: true}
+  features:
+    - name: WorkflowHistorySigning
+      enabled: ${WORKFLOW_HISTORY_SIGNING}
   accessControl:
     defaultAction: deny
     policies:
@@ -132,6 +135,13 @@ func TestConfigurationForTheCluster(t *testing.T) {
 	assert.Nil(t, lookup(spec, "nameResolution"), "Kubernetes DNS resolves apps")
 	assert.Equal(t, "0.1", scalar(lookup(spec, "tracing"), "samplingRate"))
 	assert.Equal(t, "otel:4318", scalar(lookup(lookup(spec, "tracing"), "otel"), "endpointAddress"))
+	features := lookup(spec, "features")
+	require.NotNil(t, features)
+	for _, f := range features.Content {
+		enabled := lookup(f, "enabled")
+		assert.Equal(t, "!!bool", enabled.Tag, "feature %s: the CRD takes a boolean", scalar(f, "name"))
+		assert.Equal(t, "true", enabled.Value, "feature %s: a cluster starts on 1.18, signed", scalar(f, "name"))
+	}
 	for _, p := range lookup(lookup(spec, "accessControl"), "policies").Content {
 		assert.Equal(t, "shop", scalar(p, "namespace"), "policy for %s", scalar(p, "appId"))
 	}

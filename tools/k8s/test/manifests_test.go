@@ -112,7 +112,9 @@ func renderDaprChart(t *testing.T, dir string) []*unstructured.Unstructured {
 		"global":                map[string]any{"tag": "1.18.0", "ha": map[string]any{"enabled": true}},
 		"dapr_sidecar_injector": map[string]any{"sidecarDropALLCapabilities": true},
 		"dapr_placement":        map[string]any{"volumeclaims": map[string]any{"storageClassName": "k8s-test"}},
-		"dapr_scheduler":        map[string]any{"cluster": map[string]any{"storageClassName": "k8s-test"}},
+		// Dapr 1.18's chart claims 16Gi per scheduler by default (1.16: 1Gi);
+		// the test's volumes hold 1Gi.
+		"dapr_scheduler": map[string]any{"cluster": map[string]any{"storageClassName": "k8s-test", "storageSize": "1Gi"}},
 	}
 	rel, err := install.Run(chrt, values)
 	if err != nil {
