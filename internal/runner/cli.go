@@ -133,7 +133,7 @@ func (s *System) appEnv(svc compose.Service, a *App) map[string]string {
 	if s.MailURL != "" {
 		env["BAZAAR_MAIL_URL"] = s.MailURL
 	}
-	if s.names.path != "" {
+	if s.names != nil && s.names.path != "" {
 		env["BAZAAR_NAME_RESOLUTION"] = s.names.path
 	}
 	for _, e := range svc.Env {

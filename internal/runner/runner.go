@@ -731,7 +731,7 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		"APP_PORT=" + strconv.Itoa(a.AppPort),
 		"BAZAAR_PROFILE=" + s.Profile,
 	}
-	if s.names.path != "" {
+	if s.names != nil && s.names.path != "" {
 		// The shell's status page lists what runs from it.
 		env = append(env, "BAZAAR_NAME_RESOLUTION="+s.names.path)
 	}
