@@ -246,6 +246,32 @@ func (b *browser) location() string {
 	return strings.TrimPrefix(loc, b.base)
 }
 
+// buysBesideThePrice checks where the product page puts the buying
+// controls: basket's add-to-cart in the column of catalog's summary (name,
+// price, stock, variant picker), under it and above the description; beside
+// the picture on a wide screen, under it on a narrow one.
+func (b *browser) buysBesideThePrice(wide bool) {
+	b.t.Helper()
+	type box struct{ Top, Bottom, Left, Right float64 }
+	var boxes map[string]box
+	require.NoError(b.t, json.Unmarshal([]byte(b.eval(`JSON.stringify(Object.fromEntries(Object.entries({
+		picture: ".catalog-detail__image", summary: ".catalog-detail__summary",
+		buy: '[data-fragment="add-to-cart"]', about: ".catalog-detail__description",
+	}).map(([name, sel]) => { const r = document.querySelector(sel).getBoundingClientRect();
+		return [name, {Top: r.top, Bottom: r.bottom, Left: r.left, Right: r.right}] })))`)), &boxes))
+	picture, summary, buy, about := boxes["picture"], boxes["summary"], boxes["buy"], boxes["about"]
+	const px = 0.5 // rounding
+	assert.InDelta(b.t, summary.Left, buy.Left, px, "add-to-cart is in the price's column: %v", boxes)
+	assert.GreaterOrEqual(b.t, buy.Top, summary.Bottom-px, "add-to-cart is under the price and the picker: %v", boxes)
+	assert.LessOrEqual(b.t, buy.Bottom, about.Top+px, "add-to-cart is above the description: %v", boxes)
+	if wide {
+		assert.GreaterOrEqual(b.t, summary.Left, picture.Right-px, "the text is beside the picture: %v", boxes)
+		assert.Less(b.t, buy.Top, picture.Bottom, "add-to-cart is beside the picture, not under it: %v", boxes)
+	} else {
+		assert.GreaterOrEqual(b.t, summary.Top, picture.Bottom-px, "on a phone the text comes under the picture: %v", boxes)
+	}
+}
+
 // shot saves a full-page screenshot as <n>-<name>.png.
 func (b *browser) shot(name string) {
 	b.step++
@@ -304,6 +330,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.do("open a product", chromedp.Click(css(`a.catalog-card__link[href="/products/headlamp"]`)), chromedp.WaitVisible(css("#catalog-detail-name")))
 		assert.Equal(t, "Headlamp", b.text("#catalog-detail-name"))
 		assert.Equal(t, "0", b.text(".basket-mini-cart__count[data-count]")[:1])
+		b.buysBesideThePrice(true)
 		b.shot("product")
 		b.accessible("product")
 		b.do("load the product page whole", b.open("/products/headlamp"), chromedp.WaitVisible(css("#catalog-detail-name")))
@@ -394,6 +421,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		b.eval(`document.querySelector("main").insertAdjacentHTML("beforeend", "<img src='/static/catalog/products/headlamp.svg'>"); "ok"`)
 		assert.Contains(t, strings.Join(b.violations(), "\n"), "image-alt")
 		b.do("a product on a phone", b.open("/products/headlamp"), chromedp.WaitVisible(css(".basket-add__button")))
+		b.buysBesideThePrice(false)
 		b.shot("phone-product")
 		b.noErrors()
 	})
@@ -542,6 +570,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		assert.Equal(t, "In stock", b.text(".catalog-detail .catalog-stock"))
 		assert.Equal(t, "none", b.eval(`getComputedStyle(document.querySelector(".catalog-variants__choose")).display`), "the form's button is for pages without script")
 		smallPicks := recommended(b)
+		b.buysBesideThePrice(true)
 		b.shot("product-variant-15cm")
 		b.accessible("product with variants")
 
@@ -561,6 +590,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		assert.Equal(t, "24 cm", b.text(".basket-add__choice"))
 		assert.NotEqual(t, smallPicks, recommended(b), "the recommendations follow the variant's price")
 		assert.Equal(t, "/products/"+knife+"?sku="+large, b.location(), "the address names the variant")
+		b.buysBesideThePrice(true) // both fragments swapped in place keep their areas
 		b.shot("product-variant-24cm")
 		b.accessible("product with another variant")
 
@@ -589,6 +619,7 @@ func TestShopInTheBrowser(t *testing.T) {
 		}
 		b.do("the variants on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 			b.open("/products/"+knife+"?sku="+large), chromedp.WaitVisible(css(".catalog-variants")))
+		b.buysBesideThePrice(false)
 		b.shot("phone-product-variants")
 		b.accessible("product with variants on a phone")
 		b.noErrors()
