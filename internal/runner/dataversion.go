@@ -20,7 +20,7 @@ const dataVersionFile = "dapr-version"
 
 // readsDataOf lists, for each runtime minor, the oldest minor whose data
 // folder it reads. 1.18 reads 1.16's: the upgrade test proves it
-// (cmd/bazaar's TestUpgradeKeepsTheData).
+// (services/ordering's TestUpgradeKeepsTheData).
 var readsDataOf = map[string]string{"1.16": "1.16", "1.17": "1.16", "1.18": "1.16"}
 
 // daprVersion asks daprd which version it is ("1.18.0").
