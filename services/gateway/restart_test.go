@@ -18,9 +18,12 @@ import (
 // TestRestartRightAfterStop is `make run` started again right after Ctrl-C,
 // on the same data folder: the first request to every page and API answers
 // without a 5xx. Sidecars find each other in a SQLite table that keeps a
-// stopped sidecar's address listed for up to 15 s, and callers choose among
-// the listed addresses at random; before the runner forgot them, the new
-// run's first calls went to the old run's dead addresses (502).
+// dead sidecar's address listed for up to 15 s, and callers choose among
+// the listed addresses at random. A sidecar that stops cleanly removes its
+// own row; one that is killed does not, so the runner removes a sidecar's row
+// when its process exits and empties the table before a run starts. (Without
+// that, this test finds the previous run's and a crashed sidecar's addresses
+// still listed; its first requests happened to pass.)
 func TestRestartRightAfterStop(t *testing.T) {
 	data := t.TempDir()
 	first := harness.Start(t, harness.Options{Profile: "embedded", DataDir: data})
