@@ -21,9 +21,6 @@ type process struct {
 	// exitedHook, if set, runs each time the child exits, before any
 	// restart: a sidecar's address leaves name resolution at once.
 	exitedHook func()
-	// restartedHook, if set, runs after each restart (an app's sidecar
-	// restarts with it, see startApp).
-	restartedHook func()
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -110,9 +107,6 @@ func (p *process) supervise(cmd *exec.Cmd) {
 			return
 		}
 		cmd = next
-		if p.restartedHook != nil {
-			p.restartedHook()
-		}
 	}
 }
 

@@ -784,19 +784,9 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		exe = s.opts.Compose.Abs(exe)
 	}
 	appEnv := append(os.Environ(), env...)
-	// An app that crashed comes back with a fresh sidecar, as in a new pod.
-	// Dapr's sidecar can miss the workflow registration of a restarted app
-	// and then run none of its workflows again: seen on 1.16.0, and again on
-	// 1.18.0 in the sixth round of `make crash` (embedded profile, the app
-	// killed while an order's stock was being reserved: that order and every
-	// later one stalled). A new sidecar registers them afresh (docs/dapr.md).
+	// An app that crashed comes back alone, as a container does in its pod:
+	// its sidecar keeps running (docs/dapr.md, "Recovery").
 	a.app = &process{name: a.Name(), out: s.mux.writer(a.Name()), events: s.progress, restart: true,
-		restartedHook: func() {
-			if a.HTTPPort != 0 {
-				fmt.Fprintf(s.progress, "%s restarted: restarting its sidecar with it\n", a.Name())
-				_ = a.dapr.kill()
-			}
-		},
 		command: func() *exec.Cmd {
 			c := exec.Command(exe, svc.Args...)
 			c.Env = appEnv

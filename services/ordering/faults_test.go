@@ -216,8 +216,8 @@ func TestSagaCrashMatrix(t *testing.T) {
 						}, 60*time.Second, harness.Poll)
 						require.NoError(t, c.kill(sys))
 						// The process is back when every app and sidecar
-						// answers its health check again (a killed app comes
-						// back with a fresh sidecar); the bound runs from then.
+						// answers its health check again; the bound runs
+						// from then.
 						time.Sleep(300 * time.Millisecond)
 						waitHealthy(t, sys)
 						back := time.Now()
@@ -286,8 +286,7 @@ func TestSagaGivesUpWhenPaymentStaysDown(t *testing.T) {
 				after, _ := s.stock("insulated-bottle")
 				assert.Equal(c, before, after, "the stock back")
 			}, 30*time.Second, harness.Poll)
-			// Payment comes back after 20 s (with a fresh sidecar): the
-			// compensation voids.
+			// Payment comes back after 20 s: the compensation voids.
 			time.Sleep(20 * time.Second)
 			waitHealthy(t, sys)
 			require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -31,18 +31,11 @@ func main() {
 		}
 		wf := workflow.NewClient(d.Client.GrpcClientConn())
 		// The workflow engine lives in the sidecar, which waits for our port:
-		// start the worker once the sidecar is up. It reconnects by itself
-		// when the sidecar restarts.
-		go func() {
-			if err := daprapp.WaitForSidecar(ctx, d.Config); err != nil {
-				return
-			}
-			if err := wf.StartWorker(ctx, registry); err != nil {
-				d.Log.ErrorContext(ctx, "workflow worker did not start", "err", err)
-				return
-			}
-			d.Log.InfoContext(ctx, "workflow worker started")
-		}()
+		// start the worker once the sidecar is up (daprapp says why it is
+		// retried until it starts).
+		go daprapp.KeepWorkflowWorker(ctx, d.Config, d.Log, func(ctx context.Context) error {
+			return wf.StartWorker(ctx, registry)
+		})
 		return NewServer(d.Log, d.Config, caller.NewVerifier(invoke), orders, &workflows{client: wf, orders: orders}, settings, invoke), nil
 	})
 	if err != nil {

@@ -46,14 +46,9 @@ func startChains(ctx context.Context, cfg daprapp.Config, log *slog.Logger, mux 
 	if err := r.AddActivityN("noop", c.noop); err != nil {
 		return err
 	}
-	go func() {
-		if err := daprapp.WaitForSidecar(ctx, cfg); err != nil {
-			return
-		}
-		if err := c.client.StartWorker(ctx, r); err != nil {
-			log.ErrorContext(ctx, "workflow worker did not start", "err", err)
-		}
-	}()
+	go daprapp.KeepWorkflowWorker(ctx, cfg, log, func(ctx context.Context) error {
+		return c.client.StartWorker(ctx, r)
+	})
 	mux.HandleFunc("POST /workflows", c.run)
 	return nil
 }
