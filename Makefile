@@ -54,16 +54,9 @@ fuzz:
 	@# Its clock includes the 80 s the worker takes to start the system.
 	go test -run '^$$' -fuzz '^FuzzHostileInput$$' -fuzztime $(HOSTILE_FUZZTIME) -parallel 1 ./services/gateway
 
-## lighthouse: Lighthouse scores of four pages of a running shop (start `make run` first; needs npm)
-LIGHTHOUSE_PAGES ?= / /products/chefs-knife /cart /sign-in
+## lighthouse: Lighthouse scores of every page a shopper sees, signed out and in (start `make run` first; needs npm)
 lighthouse:
-	@[ -x bin/lighthouse/node_modules/.bin/lighthouse ] || npm install --silent --no-audit --no-fund --prefix bin/lighthouse lighthouse@12 >/dev/null
-	@for p in $(LIGHTHOUSE_PAGES); do \
-	  CHROME_PATH=/usr/bin/chromium bin/lighthouse/node_modules/.bin/lighthouse "http://127.0.0.1:8080$$p" --quiet \
-	    --chrome-flags="--headless=new --no-sandbox --disable-gpu" --only-categories=performance,accessibility,best-practices,seo \
-	    --output=json --output-path=bin/lighthouse/report.json || exit 1; \
-	  node -e 'const r=require("./bin/lighthouse/report.json"); console.log(process.argv[1].padEnd(20), Object.values(r.categories).map(c => c.title+" "+Math.round(c.score*100)).join(", "))' "$$p"; \
-	done
+	tools/lighthouse/lighthouse.sh
 
 ## tools: build Jaeger (traces, tools/jaeger), Mailpit (e-mail, tools/mailpit) and the Dapr CLI (tools/daprcli) into bin/
 tools: bin/jaeger bin/mailpit bin/dapr
