@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,4 +56,16 @@ func TestPageMeta(t *testing.T) {
 		r.Header.Set("X-Forwarded-Host", "shop.example")
 		assert.Equal(t, "/cart", canonical(r))
 	})
+}
+
+// Every page a shopper sees describes itself to search engines and link
+// previews (Lighthouse's SEO audit counts a missing description): with its
+// own text, or with what its main fragment says of itself (Meta).
+func TestShopperPagesHaveADescription(t *testing.T) {
+	for route, p := range pages {
+		if strings.HasPrefix(route, "/admin") {
+			continue
+		}
+		assert.True(t, p.Description != "" || p.Meta != "", "%s has no description", route)
+	}
 }

@@ -118,7 +118,7 @@ var pages = map[string]Page{
 		"checkout-form": {Service: "ordering", Fragment: "checkout-form", Params: here, Timeout: mainTimeout, Personal: true, Required: true},
 		"cart":          {Service: "basket", Fragment: "cart", Params: fixed(url.Values{"summary": {"1"}}), Timeout: mainTimeout, Personal: true, Fallback: unavailable("The order summary is unavailable right now.")},
 	})},
-	"/orders/{id}": {Title: "Your order", Main: orderMain, Slots: func(r *http.Request) map[string]Slot {
+	"/orders/{id}": {Title: "Your order", Description: "Where your Bazaar order is, step by step, until it is paid and shipped.", Main: orderMain, Slots: func(r *http.Request) map[string]Slot {
 		s := map[string]Slot{"order-status": {Service: "ordering", Fragment: "order-status", Params: orderID, Timeout: mainTimeout, Personal: true, Required: true}}
 		if r.URL.Query().Get("placed") == "1" {
 			s["order-confirmation"] = Slot{Service: "ordering", Fragment: "order-confirmation", Params: orderID, Timeout: headerTimeout, Personal: true}

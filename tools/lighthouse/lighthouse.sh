@@ -32,10 +32,16 @@ failed=0
 score() { # label path [cookie]
   local label=$1 path=$2 cookie=${3:-} headers=()
   [ -n "$cookie" ] && headers=(--extra-headers "{\"Cookie\":\"identity_session=$cookie\"}")
-  CHROME_PATH=${CHROME_PATH:-/usr/bin/chromium} "$lighthouse" "$base$path" --quiet "${headers[@]}" \
-    --chrome-flags="--headless=new --no-sandbox --disable-gpu" \
-    --only-categories=performance,accessibility,best-practices,seo \
-    --output=json --output-path="$out/report.json" || { echo "$label: Lighthouse failed"; failed=1; return; }
+  # Lighthouse itself sometimes stops with NO_NAVSTART (its trace
+  # recording), not with a score: one more try.
+  local try
+  for try in 1 2; do
+    CHROME_PATH=${CHROME_PATH:-/usr/bin/chromium} "$lighthouse" "$base$path" --quiet "${headers[@]}" \
+      --chrome-flags="--headless=new --no-sandbox --disable-gpu" \
+      --only-categories=performance,accessibility,best-practices,seo \
+      --output=json --output-path="$out/report.json" && break
+    [ $try = 2 ] && { echo "$label: Lighthouse failed twice"; failed=1; return; }
+  done
   node -e '
     const [label, min] = [process.argv[1], Number(process.argv[2])];
     const r = require(process.argv[3]);
