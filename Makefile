@@ -21,7 +21,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m -p 1
 ## run: build what is missing and start every service (embedded profile)
 run: dapr tools
 	@go build -o bin/bazaar ./cmd/bazaar
-	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE))
+	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE)) $(if $(PROFILING),-profiling)
 
 ## run-dapr: like run, but the Dapr CLI (`bin/dapr run -f`) starts the apps and their sidecars
 run-dapr: dapr tools
@@ -32,9 +32,9 @@ run-dapr: dapr tools
 test: dapr tools deps check images-test k8s-test
 	go test $(GO_TEST_FLAGS) ./...
 
-## bench: the measured figures in docs/benchmarks.md
+## bench: the measured figures in docs/benchmarks.md (PROFILES=dir also keeps CPU profiles of every app and sidecar under the main loads)
 bench: dapr deps
-	go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
+	$(if $(PROFILES),BAZAAR_PROFILES=$(abspath $(PROFILES))) go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
 
 ## crash: the saga crash matrix 10 times in a row, both profiles (about 40 minutes)
 CRASH_ROUNDS ?= 10

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	infraOnly := fs.Bool("infra-only", false, "run: start all but the apps and their sidecars, and write a run file for `dapr run -f` to start them")
 	daprCLI := fs.String("dapr-cli", "", "run: the Dapr CLI to start the apps and sidecars with (`make run-dapr`: bin/dapr); implies -infra-only")
 	freePorts := fs.Bool("free-ports", false, "run, export: pick every port free, those compose.yaml fixes too (the gateway's 8080, Jaeger's, Prometheus', Mailpit's)")
+	profiling := fs.Bool("profiling", false, "run: every app and sidecar serves Go's pprof on a loopback port of its own (printed at start)")
 	verbose := fs.Bool("verbose", false, "run: show every log line, start-up noise included (it is always in the data folder's logs/)")
 	lines := fs.Int("n", 50, "logs: how many past lines to show first")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return start(ctx, runner.Options{Compose: f, Profile: *profile, Services: fs.Args(), DataDir: absData,
 			DaprBin: absBin, ToolsBin: absTools, LogLevel: *logLevel, Logs: stdout, Progress: stderr, Color: isTerminal(stdout), Verbose: *verbose,
-			InfraOnly: *infraOnly || cli != ""}, cli, stdout)
+			InfraOnly: *infraOnly || cli != "", Profiling: *profiling}, cli, stdout)
 	case "logs":
 		if fs.NArg() != 1 {
 			return errors.New("usage: bazaar logs [-n lines] SERVICE")
@@ -219,6 +220,11 @@ func printAddresses(w io.Writer, sys *runner.System, verb string) {
 	}
 	if sys.TracesURL != "" {
 		fmt.Fprintf(w, "Traces: %s/search (Jaeger's API; the shop's admin page draws them), OTLP/HTTP on %s\n", sys.TracesURL, sys.OTLPAddr)
+	}
+	for _, a := range sys.Apps {
+		if a.AppProfileURL() != "" {
+			fmt.Fprintf(w, "Profiling %s: %s, its sidecar %s\n", a.Name(), a.AppProfileURL(), a.SidecarProfileURL())
+		}
 	}
 }
 

@@ -42,11 +42,16 @@ func BenchmarkPages(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
+		// BAZAAR_PROFILES=dir keeps CPU profiles of the two sustained loads.
+		profiled := harness.Profiles(b, sys, "anon-home", 8*time.Second)
 		b.ReportMetric(sustained(b, client, base+"/", nil, 32, 10*time.Second), "anon-pages/s")
+		profiled()
 		p50, p99 := steady(b, client, base+"/", 200, 10*time.Second)
 		b.ReportMetric(p50, "anon-at-200/s-p50-ms")
 		b.ReportMetric(p99, "anon-at-200/s-p99-ms")
+		profiled = harness.Profiles(b, sys, "signed-in-home", 8*time.Second)
 		b.ReportMetric(sustained(b, client, base+"/", signedIn, 32, 10*time.Second), "signed-in-pages/s")
+		profiled()
 
 		page := sequential(b, client, base+"/", signedIn, 1000)
 		slowest := 0.0

@@ -38,6 +38,9 @@ type Config struct {
 	// Metrics is where Prometheus scrapes the app (METRICS_PORT, on the
 	// listen address); 0 when none runs.
 	Metrics int
+	// Profiling is where the app serves Go's pprof (PPROF_PORT, on the
+	// listen address); 0, the default, serves none.
+	Profiling int
 }
 
 // ConfigFromEnv reads Config; a missing required variable is an error naming it.
@@ -64,12 +67,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		*dst = n
 	}
-	if v := getenv("METRICS_PORT"); v != "" {
+	for name, dst := range map[string]*int{"METRICS_PORT": &c.Metrics, "PPROF_PORT": &c.Profiling} {
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 || n > 65535 {
-			errs = append(errs, fmt.Errorf("METRICS_PORT=%q is not a port", v))
+			errs = append(errs, fmt.Errorf("%s=%q is not a port", name, v))
 		}
-		c.Metrics = n
+		*dst = n
 	}
 	if c.AppID == "" {
 		errs = append(errs, errors.New("APP_ID is required"))

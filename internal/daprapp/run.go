@@ -52,6 +52,7 @@ func Run(ctx context.Context, service string, getenv func(string) string, stdout
 	}
 	defer client.Close()
 	telemetry.ServeMetrics(ctx, cfg.Listen, cfg.Metrics, log)
+	telemetry.ServeProfiling(ctx, cfg.Listen, cfg.Profiling, log)
 	h, err := build(ctx, Deps{Config: cfg, Client: client, Log: log})
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ type Options struct {
 	// upgrade test's older ones); by default BAZAAR_TEST_APP_BIN, or
 	// today's, built.
 	AppBin string
+	// Profiling has every app and sidecar serve pprof (see Profiles); on
+	// by itself when BAZAAR_PROFILES names a folder.
+	Profiling bool
 }
 
 // Probe returns a test app that records the events it receives on topics.
@@ -175,6 +178,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 	sys, err := runner.Start(ctx, runner.Options{
 		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin, ToolsBin: filepath.Join(root, "bin"),
 		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
+		Profiling: opts.Profiling || os.Getenv("BAZAAR_PROFILES") != "",
 	})
 	cleanup := func() {
 		if sys != nil {

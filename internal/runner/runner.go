@@ -51,6 +51,9 @@ type Options struct {
 	// InfraOnly starts everything but the apps and their sidecars, and
 	// writes a run file for the Dapr CLI to start those (cli.go).
 	InfraOnly bool
+	// Profiling has every app and sidecar serve Go's pprof on a loopback
+	// port of its own (App.AppProfileURL, App.SidecarProfileURL).
+	Profiling bool
 }
 
 // System is a running set of services and their infrastructure.
@@ -103,6 +106,9 @@ type App struct {
 	MetricsPort      int // the sidecar's
 	// AppMetricsPort is where the app serves its own metrics (loopback).
 	AppMetricsPort int
+	// AppProfilePort and ProfilePort serve pprof for the app and its
+	// sidecar (loopback), with Options.Profiling only; 0 otherwise.
+	AppProfilePort, ProfilePort int
 	// AppToken is what the sidecar presents to the app (APP_API_TOKEN);
 	// APIToken is what the app presents to the sidecar (DAPR_API_TOKEN).
 	AppToken string
@@ -122,6 +128,18 @@ func (a *App) SidecarURL() string { return fmt.Sprintf("http://127.0.0.1:%d", a.
 
 // AppURL is the base URL of the app itself.
 func (a *App) AppURL() string { return fmt.Sprintf("http://127.0.0.1:%d", a.AppPort) }
+
+// AppProfileURL and SidecarProfileURL are where the app and its sidecar
+// serve pprof (/debug/pprof/...), with Options.Profiling; empty otherwise.
+func (a *App) AppProfileURL() string     { return profileURL(a.AppProfilePort) }
+func (a *App) SidecarProfileURL() string { return profileURL(a.ProfilePort) }
+
+func profileURL(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", port)
+}
 
 // Name is the service name, with the replica number when there are several.
 func (a *App) Name() string {
@@ -771,6 +789,12 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 		}
 		env = append(env, "METRICS_PORT="+strconv.Itoa(a.AppMetricsPort))
 	}
+	if s.opts.Profiling {
+		if a.AppProfilePort, err = s.ports.free(); err != nil {
+			return nil, err
+		}
+		env = append(env, "PPROF_PORT="+strconv.Itoa(a.AppProfilePort))
+	}
 	for _, e := range svc.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
@@ -809,6 +833,13 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 	}
 	// Metrics (Prometheus) on loopback, like every other listener.
 	args = append(args, "--metrics-port", strconv.Itoa(a.MetricsPort), "--metrics-listen-address", "127.0.0.1")
+	if s.opts.Profiling {
+		// daprd serves pprof on its API listen address (loopback).
+		if a.ProfilePort, err = s.ports.free(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--enable-profiling", "--profile-port", strconv.Itoa(a.ProfilePort))
+	}
 	for _, r := range resources {
 		args = append(args, "--resources-path", r)
 	}
@@ -836,8 +867,6 @@ func (s *System) startApp(svc compose.Service, replica int, resources []string, 
 			c.Env = daprEnv
 			return c
 		}}
-	// Both processes exist before either starts: the app's restart hook
-	// reaches its sidecar.
 	if err := a.app.start(); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,14 @@ func BenchmarkCheckout(b *testing.B) {
 				b.Run(run.name, func(b *testing.B) {
 					for range b.N {
 						prefix := fmt.Sprintf("%s-%s-%d", profile, run.name, time.Now().UnixNano())
+						// BAZAAR_PROFILES=dir keeps CPU profiles of the
+						// saturated run.
+						profiled := func() {}
+						if run.rate == 0 {
+							profiled = harness.Profiles(b, sys, profile+"-checkout", 15*time.Second)
+						}
 						m := measureCheckouts(b, s, prefix, run.orders, run.rate)
+						profiled()
 						b.ReportMetric(m.paidPerSecond, "paid/s")
 						b.ReportMetric(harness.Ms(m.p50), "p50-ms")
 						b.ReportMetric(harness.Ms(m.p99), "p99-ms")

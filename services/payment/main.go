@@ -55,6 +55,7 @@ func run() error {
 		_ = flush(ctx)
 	}()
 	telemetry.ServeMetrics(ctx, cfg.Listen, cfg.Metrics, log)
+	telemetry.ServeProfiling(ctx, cfg.Listen, cfg.Profiling, log)
 	telemetry.Summarize(ctx, log, time.Minute)
 	client, err := daprapp.NewClient(cfg)
 	if err != nil {
