@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bazaar-shop/bazaar/internal/daprapp"
+	"github.com/bazaar-shop/bazaar/internal/telemetry"
 )
 
 func main() {
@@ -31,6 +32,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "probe:", err)
 		os.Exit(1)
 	}
+	telemetry.ServeProfiling(ctx, cfg.Listen, cfg.Profiling, log)
 	var subs []daprapp.Subscription
 	for _, t := range strings.Fields(strings.ReplaceAll(os.Getenv("PROBE_TOPICS"), ",", " ")) {
 		subs = append(subs, daprapp.Subscription{PubsubName: "events", Topic: t, Route: "/events"})
