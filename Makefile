@@ -36,7 +36,7 @@ test: dapr tools deps check images-test k8s-test
 bench: dapr deps
 	$(if $(PROFILES),BAZAAR_PROFILES=$(abspath $(PROFILES))) go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
 
-## crash: the saga crash matrix 10 times in a row, both profiles (about 40 minutes)
+## crash: the saga crash matrix 10 times in a row, both profiles (about 17 minutes)
 CRASH_ROUNDS ?= 10
 crash: dapr deps
 	BAZAAR_CRASH_ROUNDS=$(CRASH_ROUNDS) go test -count=1 -timeout 90m -run 'TestSagaCrashMatrix' -v ./services/ordering | tee crash.out | grep -E '^\s*--- |slowest|^(ok|FAIL)'
