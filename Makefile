@@ -32,9 +32,10 @@ run-dapr: dapr tools
 test: dapr tools deps check images-test k8s-test
 	go test $(GO_TEST_FLAGS) ./...
 
-## bench: the measured figures in docs/benchmarks.md (PROFILES=dir also keeps CPU profiles of every app and sidecar under the main loads)
+## bench: the measured figures in docs/benchmarks.md, then each beside its goal (cmd/benchsummary; PROFILES=dir also keeps CPU profiles of every app and sidecar under the main loads)
 bench: dapr deps
 	$(if $(PROFILES),BAZAAR_PROFILES=$(abspath $(PROFILES))) go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
+	@echo; go run ./cmd/benchsummary bench.out
 
 ## crash: the saga crash matrix 10 times in a row, both profiles (about 17 minutes)
 CRASH_ROUNDS ?= 10
