@@ -54,12 +54,11 @@ func BenchmarkCheckout(b *testing.B) {
 						prefix := fmt.Sprintf("%s-%s-%d", profile, run.name, time.Now().UnixNano())
 						// BAZAAR_PROFILES=dir keeps CPU profiles of the
 						// saturated run.
-						profiled := func() {}
+						profileAs := ""
 						if run.rate == 0 {
-							profiled = harness.Profiles(b, sys, profile+"-checkout", 15*time.Second)
+							profileAs = profile + "-checkout"
 						}
-						m := measureCheckouts(b, s, prefix, run.orders, run.rate)
-						profiled()
+						m := measureCheckouts(b, s, prefix, run.orders, run.rate, profileAs)
 						b.ReportMetric(m.paidPerSecond, "paid/s")
 						b.ReportMetric(harness.Ms(m.p50), "p50-ms")
 						b.ReportMetric(harness.Ms(m.p99), "p99-ms")
@@ -80,8 +79,10 @@ type checkoutRun struct {
 
 // measureCheckouts places orders checkouts (at rate a second, or as fast as
 // 24 clients can when rate is 0), waits until every one is reported paid,
-// and fails b unless each was paid and listed exactly once.
-func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate float64) checkoutRun {
+// and fails b unless each was paid and listed exactly once. With
+// BAZAAR_PROFILES set, a profileAs other than "" keeps CPU profiles of the
+// first 15 s after the users have signed in (harness.Profiles).
+func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate float64, profileAs string) checkoutRun {
 	started := make([]time.Time, orders)
 	ids := make([]string, orders)
 	workers := 24
@@ -95,6 +96,11 @@ func measureCheckouts(b testing.TB, s shop, prefix string, orders int, rate floa
 	for w := range workers {
 		s.users.Token(b, user(w))
 	}
+	profiled := func() {}
+	if profileAs != "" {
+		profiled = harness.Profiles(b, s.sys, profileAs, 15*time.Second)
+	}
+	defer profiled()
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := range workers {

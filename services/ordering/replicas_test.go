@@ -79,7 +79,7 @@ func TestTwoReplicasOfEveryService(t *testing.T) {
 			t.Run("15 checkouts a second for 20 s", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				s.setStock("seed-starter-tray", 1_000_000)
-				m := measureCheckouts(t, s, "replicas-"+profile, 300, 15)
+				m := measureCheckouts(t, s, "replicas-"+profile, 300, 15, "")
 				t.Logf("%s, 2 replicas, 15/s for 20 s: %.1f paid/s, p50 %s, p99 %s", profile, m.paidPerSecond, m.p50, m.p99)
 				assert.Less(t, m.p99, 5*time.Second, "p99 from checkout to paid")
 				assert.Zero(t, m.repeated, "within capacity, no step runs twice: no order is reported paid twice")
