@@ -66,14 +66,20 @@ func ServeMetrics(ctx context.Context, host string, port int, log *slog.Logger) 
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
-	srv := &http.Server{Addr: net.JoinHostPort(host, strconv.Itoa(port)), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	serveUntil(ctx, host, port, mux, "metrics", log)
+}
+
+// serveUntil serves h on host:port until ctx ends, in the background: the
+// side listeners (metrics, profiling) that are not the app's own port.
+func serveUntil(ctx context.Context, host string, port int, h http.Handler, what string, log *slog.Logger) {
+	srv := &http.Server{Addr: net.JoinHostPort(host, strconv.Itoa(port)), Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.ErrorContext(ctx, "metrics", "err", err)
+			log.ErrorContext(ctx, what, "err", err)
 		}
 	}()
 }

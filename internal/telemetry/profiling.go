@@ -2,13 +2,9 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
-	"strconv"
-	"time"
 )
 
 // ServeProfiling serves Go's pprof endpoints (/debug/pprof/) on host:port,
@@ -25,14 +21,5 @@ func ServeProfiling(ctx context.Context, host string, port int, log *slog.Logger
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: net.JoinHostPort(host, strconv.Itoa(port)), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.ErrorContext(ctx, "profiling", "err", err)
-		}
-	}()
+	serveUntil(ctx, host, port, mux, "profiling", log)
 }
