@@ -19,9 +19,16 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m -p 1
 .PHONY: run run-dapr test bench crash fuzz lighthouse dapr tools deps check generate htmx clean
 
 ## run: build what is missing and start every service (embedded profile)
-run: dapr tools
+# The shop does not wait for Jaeger, Mailpit and the Dapr CLI: when they are
+# missing (a fresh machine) they are built in the background, at low
+# priority, and tracing and the mail catcher join once built.
+run: dapr
 	@go build -o bin/bazaar ./cmd/bazaar
-	exec bin/bazaar run $(if $(PROFILE),-profile $(PROFILE)) $(if $(PROFILING),-profiling)
+	@building=; if ! $(MAKE) -s -q tools 2>/dev/null; then \
+	  echo "Building Jaeger, Mailpit and the Dapr CLI in the background (bin/tools-build.log): tracing and e-mail join when they are built."; \
+	  nohup nice $(MAKE) -s tools > bin/tools-build.log 2>&1 & building=-tools-building; \
+	fi; \
+	exec bin/bazaar run $$building $(if $(PROFILE),-profile $(PROFILE)) $(if $(PROFILING),-profiling)
 
 ## run-dapr: like run, but the Dapr CLI (`bin/dapr run -f`) starts the apps and their sidecars
 run-dapr: dapr tools

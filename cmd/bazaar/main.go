@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	daprCLI := fs.String("dapr-cli", "", "run: the Dapr CLI to start the apps and sidecars with (`make run-dapr`: bin/dapr); implies -infra-only")
 	freePorts := fs.Bool("free-ports", false, "run, export: pick every port free, those compose.yaml fixes too (the gateway's 8080, Jaeger's, Prometheus', Mailpit's)")
 	profiling := fs.Bool("profiling", false, "run: every app and sidecar serves Go's pprof on a loopback port of its own (printed at start)")
+	toolsBuilding := fs.Bool("tools-building", false, "run: Jaeger and Mailpit are being built beside this run (make run does that on a fresh machine): start without them, they join when built")
 	verbose := fs.Bool("verbose", false, "run: show every log line, start-up noise included (it is always in the data folder's logs/)")
 	lines := fs.Int("n", 50, "logs: how many past lines to show first")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -100,7 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return start(ctx, runner.Options{Compose: f, Profile: *profile, Services: fs.Args(), DataDir: absData,
 			DaprBin: absBin, ToolsBin: absTools, LogLevel: *logLevel, Logs: stdout, Progress: stderr, Color: isTerminal(stdout), Verbose: *verbose,
-			InfraOnly: *infraOnly || cli != "", Profiling: *profiling}, cli, stdout)
+			InfraOnly: *infraOnly || cli != "", Profiling: *profiling, ToolsBuilding: *toolsBuilding}, cli, stdout)
 	case "logs":
 		if fs.NArg() != 1 {
 			return errors.New("usage: bazaar logs [-n lines] SERVICE")

@@ -49,6 +49,11 @@ type Options struct {
 	// Profiling has every app and sidecar serve pprof (see Profiles); on
 	// by itself when BAZAAR_PROFILES names a folder.
 	Profiling bool
+	// ToolsBin, if set, is the folder Jaeger and Mailpit are found in (by
+	// default bin/); with ToolsBuilding, one missing there joins the running
+	// system when it appears (runner.Options.ToolsBuilding).
+	ToolsBin      string
+	ToolsBuilding bool
 }
 
 // Probe returns a test app that records the events it receives on topics.
@@ -176,7 +181,7 @@ func Start(t testing.TB, opts Options) *runner.System {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sys, err := runner.Start(ctx, runner.Options{
-		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin, ToolsBin: filepath.Join(root, "bin"),
+		Compose: f, Profile: opts.Profile, Services: names, DataDir: data, DaprBin: daprBin, ToolsBin: cmp.Or(opts.ToolsBin, filepath.Join(root, "bin")), ToolsBuilding: opts.ToolsBuilding,
 		AppBin: bin, NoBuild: true, Env: opts.Env, LogLevel: logLevel(), Logs: &logs, Progress: &logs,
 		Profiling: opts.Profiling || os.Getenv("BAZAAR_PROFILES") != "",
 	})

@@ -21,9 +21,9 @@ func (s *System) startMail(ctx context.Context) error {
 		s.SMTPAddr = fmt.Sprintf("%s:%d", m.Host, m.Port)
 		return nil
 	}
-	bin, err := s.tool("mailpit", "extensions[dapr].mail (enabled: false, host, port)")
-	if err != nil {
-		return err
+	bin, missing := s.tool("mailpit", "extensions[dapr].mail (enabled: false, host, port)")
+	if missing != nil && !s.opts.ToolsBuilding {
+		return missing
 	}
 	what := "mail (" + s.opts.Compose.Path + ")"
 	smtp, err := s.ports.pick(m.SMTPPort, what+" smtp-port")
@@ -40,8 +40,16 @@ func (s *System) startMail(ctx context.Context) error {
 	}
 	s.SMTPAddr = "127.0.0.1:" + strconv.Itoa(smtp)
 	s.MailURL = "http://127.0.0.1:" + strconv.Itoa(web)
-	return s.startInfra(ctx, "mailpit", func() *exec.Cmd {
-		return exec.Command(bin, "--smtp", s.SMTPAddr, "--listen", "127.0.0.1:"+strconv.Itoa(web),
-			"--database", filepath.Join(store, "mailpit.db"), "--quiet", "--disable-version-check")
-	}, httpReady(s.MailURL+"/api/v1/info", 200))
+	start := func(ctx context.Context) error {
+		return s.startInfra(ctx, "mailpit", func() *exec.Cmd {
+			return exec.Command(bin, "--smtp", s.SMTPAddr, "--listen", "127.0.0.1:"+strconv.Itoa(web),
+				"--database", filepath.Join(store, "mailpit.db"), "--quiet", "--disable-version-check")
+		}, httpReady(s.MailURL+"/api/v1/info", 200))
+	}
+	if missing != nil {
+		// Until it joins, notification's sends fail and are retried.
+		s.joinWhenBuilt("mailpit", bin, start)
+		return nil
+	}
+	return start(ctx)
 }

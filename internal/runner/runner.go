@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,11 @@ type Options struct {
 	// Profiling has every app and sidecar serve Go's pprof on a loopback
 	// port of its own (App.AppProfileURL, App.SidecarProfileURL).
 	Profiling bool
+	// ToolsBuilding says the tools (Jaeger, Mailpit) are being built beside
+	// this run (make run on a fresh machine): the shop starts without a
+	// missing one, which joins once its build ends. Meanwhile spans are
+	// dropped and e-mails wait (notification retries until it can send).
+	ToolsBuilding bool
 }
 
 // System is a running set of services and their infrastructure.
@@ -86,7 +92,9 @@ type System struct {
 	mux      *logMux
 	progress io.Writer
 	ports    *portPool
-	infra    []*process // started in order, stopped in reverse
+	infraMu  sync.Mutex
+	infra    []*process    // started in order, stopped in reverse
+	stopped  chan struct{} // closed by Stop: tools that join late give up
 	nats     *natsserver.Server
 	anchors  string
 	names    *nameTable // where sidecars find each other
@@ -220,6 +228,7 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 	s := &System{
 		Profile: profile, DataDir: opts.DataDir, opts: opts,
 		mux: newLogMux(opts.Logs, opts.Color, opts.Verbose, filepath.Join(opts.DataDir, "logs")), progress: opts.Progress, ports: newPortPool(),
+		stopped: make(chan struct{}),
 	}
 	ok := false
 	defer func() {
@@ -420,10 +429,19 @@ func (s *System) secret(name string) string {
 
 func (s *System) startInfra(ctx context.Context, name string, command func() *exec.Cmd, ready func(context.Context) error) error {
 	p := &process{name: name, command: command, out: s.mux.writer(name), events: s.progress, restart: true}
-	if err := p.start(); err != nil {
+	s.infraMu.Lock()
+	if s.stopped != nil && isClosed(s.stopped) {
+		s.infraMu.Unlock()
+		return errors.New("the system is stopping")
+	}
+	err := p.start()
+	if err == nil {
+		s.infra = append(s.infra, p)
+	}
+	s.infraMu.Unlock()
+	if err != nil {
 		return err
 	}
-	s.infra = append(s.infra, p)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := ready(ctx); err != nil {
@@ -431,6 +449,61 @@ func (s *System) startInfra(ctx context.Context, name string, command func() *ex
 	}
 	fmt.Fprintf(s.progress, "%-10s ready\n", name)
 	return nil
+}
+
+// infraProcesses are the control plane, servers and tools started so far.
+func (s *System) infraProcesses() []*process {
+	s.infraMu.Lock()
+	defer s.infraMu.Unlock()
+	return slices.Clone(s.infra)
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// joinWhenBuilt starts a tool with start once its binary at bin exists and
+// has stopped growing (its build has ended), unless the system stops first.
+func (s *System) joinWhenBuilt(name, bin string, start func(context.Context) error) {
+	fmt.Fprintf(s.progress, "%-10s joins when its build ends (make run builds it in the background)\n", name)
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		last := int64(-1)
+		for {
+			select {
+			case <-s.stopped:
+				return
+			case <-tick.C:
+			}
+			st, err := os.Stat(bin)
+			if err != nil || st.Mode()&0o111 == 0 {
+				continue
+			}
+			if st.Size() != last {
+				last = st.Size()
+				continue
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-s.stopped:
+				case <-ctx.Done():
+				}
+				cancel()
+			}()
+			if err := start(ctx); err != nil {
+				fmt.Fprintf(s.progress, "%-10s could not join: %v\n", name, err)
+			}
+			cancel()
+			return
+		}
+	}()
 }
 
 // AdminEmail is the first admin's account; its password is generated on
@@ -986,7 +1059,7 @@ func (s *System) Replicas(service string) []*App {
 // the runner started ("sentry", "placement", "scheduler", "redis", …).
 func (s *System) InfraPIDs() map[string]int {
 	out := map[string]int{}
-	for _, p := range s.infra {
+	for _, p := range s.infraProcesses() {
 		out[p.name] = p.pid()
 	}
 	return out
@@ -996,7 +1069,7 @@ func (s *System) InfraPIDs() map[string]int {
 // "placement", "sentry", "redis", "postgres") as a crash would; the runner
 // restarts it.
 func (s *System) KillInfra(name string) error {
-	for _, p := range s.infra {
+	for _, p := range s.infraProcesses() {
 		if p.name == name {
 			return p.kill()
 		}
@@ -1008,7 +1081,7 @@ func (s *System) KillInfra(name string) error {
 // sidecars, the control plane and the servers.
 func (s *System) Crashes() map[string]int {
 	out := map[string]int{}
-	for _, p := range s.infra {
+	for _, p := range s.infraProcesses() {
 		if n := p.restartCount(); n > 0 {
 			out[p.name] = n
 		}
@@ -1037,8 +1110,14 @@ func (s *System) Stop() {
 			}()
 		}
 		wg.Wait()
-		for i := len(s.infra) - 1; i >= 0; i-- {
-			s.infra[i].stop(5 * time.Second)
+		s.infraMu.Lock()
+		if s.stopped != nil {
+			close(s.stopped)
+		}
+		infra := s.infra
+		s.infraMu.Unlock()
+		for i := len(infra) - 1; i >= 0; i-- {
+			infra[i].stop(5 * time.Second)
 		}
 		if s.nats != nil {
 			s.nats.Shutdown()

@@ -25,10 +25,11 @@ func (s *System) startTracing(ctx context.Context) error {
 	if !compose.On(t.Enabled, true) {
 		return nil
 	}
-	bin, err := s.tool("jaeger", "extensions[dapr].tracing.enabled: false")
-	if err != nil {
-		return err
+	bin, missing := s.tool("jaeger", "extensions[dapr].tracing.enabled: false")
+	if missing != nil && !s.opts.ToolsBuilding {
+		return missing
 	}
+	var err error
 	what := "tracing (" + s.opts.Compose.Path + ")"
 	var ports struct{ OTLPGRPC, OTLPHTTP, Query, QueryGRPC int }
 	if ports.OTLPGRPC, err = s.ports.pick(t.OTLPGRPCPort, what+" otlp-grpc-port"); err != nil {
@@ -57,13 +58,20 @@ func (s *System) startTracing(ctx context.Context) error {
 	}
 	s.OTLPAddr = fmt.Sprintf("127.0.0.1:%d", ports.OTLPHTTP)
 	s.TracesURL = fmt.Sprintf("http://127.0.0.1:%d", ports.Query)
-	return s.startInfra(ctx, "jaeger", func() *exec.Cmd { return exec.Command(bin, "--config", file) },
-		httpReady(s.TracesURL+"/api/services", 200))
+	start := func(ctx context.Context) error {
+		return s.startInfra(ctx, "jaeger", func() *exec.Cmd { return exec.Command(bin, "--config", file) },
+			httpReady(s.TracesURL+"/api/services", 200))
+	}
+	if missing != nil {
+		s.joinWhenBuilt("jaeger", bin, start)
+		return nil
+	}
+	return start(ctx)
 }
 
 // tool finds a program built from tools/ (`make tools`) in the tools
-// folder; the error says how to build it or what in compose.yaml does
-// without it.
+// folder: its path, and an error when it is not there yet that says how to
+// build it or what in compose.yaml does without it.
 func (s *System) tool(name, without string) (string, error) {
 	dir := s.opts.ToolsBin
 	if dir == "" {
@@ -71,7 +79,7 @@ func (s *System) tool(name, without string) (string, error) {
 	}
 	bin := filepath.Join(dir, name)
 	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("no %s at %s: run `make tools` to build it, or set %s in %s", name, bin, without, s.opts.Compose.Path)
+		return bin, fmt.Errorf("no %s at %s: run `make tools` to build it, or set %s in %s", name, bin, without, s.opts.Compose.Path)
 	}
 	return bin, nil
 }

@@ -11,8 +11,11 @@ package telemetry
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -40,13 +44,30 @@ var Component = attribute.String("bazaar.component", "app")
 // Tracer makes Bazaar's own spans.
 func Tracer() trace.Tracer { return otel.Tracer(Scope) }
 
+// tracing says whether Setup found somewhere to send spans. Without it
+// the apps make no spans: they pass the W3C trace context along (a header
+// read and a header written), which is all the logs' trace ids need.
+var tracing bool
+
 // Setup installs the W3C propagator and, when getenv names an OTLP
-// endpoint, a tracer provider that exports every span of service there.
+// endpoint, a tracer provider that exports service's sampled spans there.
 // The returned function flushes what is left; call it on the way out.
+//
+// Sampling is decided once, where a request enters the shop (Edge), and
+// everything downstream follows it: the sidecars' sampler is parent-based
+// (Dapr's), and so is this one. Every request that changes something (a
+// checkout, a sign-in, a basket line) is kept; page views and other reads
+// are kept at TRACE_PAGE_SAMPLING (0 to 1, default 0.1), and a failed one
+// keeps at least the entry point's span (keepFailures).
 func Setup(ctx context.Context, service string, getenv func(string) string) (shutdown func(context.Context) error, err error) {
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	otel.SetTextMapPropagator(propagator)
+	tracing = false
 	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return func(context.Context) error { return nil }, nil
+	}
+	pages, err := pageSampling(getenv("TRACE_PAGE_SAMPLING"))
+	if err != nil {
+		return nil, err
 	}
 	// The exporter reads the endpoint and its options from the standard
 	// OTEL_EXPORTER_OTLP_* variables.
@@ -54,48 +75,163 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 	if err != nil {
 		return nil, err
 	}
-	provider := sdktrace.NewTracerProvider(
+	provider := newProvider(service, exporter, pages)
+	otel.SetTracerProvider(provider)
+	tracing = true
+	return provider.Shutdown, nil
+}
+
+// newProvider samples as Setup says and sends the spans it keeps to
+// exporter, in batches.
+func newProvider(service string, exporter sdktrace.SpanExporter, pages float64) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(
 		// Spans leave within a second: a trace is complete soon after the
 		// request (the default waits 5 s).
-		sdktrace.WithBatcher(exporter, sdktrace.WithBatchTimeout(time.Second)),
-		// Follow the caller's decision: Dapr samples (dapr/config.yaml).
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithSpanProcessor(keepFailures{sdktrace.NewBatchSpanProcessor(exporter, sdktrace.WithBatchTimeout(time.Second))}),
+		sdktrace.WithSampler(sdktrace.ParentBased(entrySampler{pages: sdktrace.TraceIDRatioBased(pages)})),
 		// The sidecar reports under the same service name; the component
 		// tells the app's spans from its sidecar's.
 		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service), Component)),
 	)
-	otel.SetTracerProvider(provider)
-	return provider.Shutdown, nil
+}
+
+// DefaultPageSampling is the share of page views (and other reads) traced.
+const DefaultPageSampling = 0.1
+
+func pageSampling(v string) (float64, error) {
+	if v == "" {
+		return DefaultPageSampling, nil
+	}
+	rate, err := strconv.ParseFloat(v, 64)
+	if err != nil || rate < 0 || rate > 1 {
+		return 0, fmt.Errorf("TRACE_PAGE_SAMPLING: %q is not a share between 0 and 1", v)
+	}
+	return rate, nil
+}
+
+var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// entrySampler decides for the traces that start here: at the entry point,
+// a read (marked by Edge) is sampled at the page rate, and when it is not,
+// its span is still recorded so that keepFailures can keep it if it fails;
+// anything else (a change, or work started in the background) is kept.
+type entrySampler struct{ pages sdktrace.Sampler }
+
+type readKey struct{}
+
+func (s entrySampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if read, _ := p.ParentContext.Value(readKey{}).(bool); read {
+		res := s.pages.ShouldSample(p)
+		if res.Decision == sdktrace.Drop {
+			res.Decision = sdktrace.RecordOnly
+		}
+		return res
+	}
+	return sdktrace.AlwaysSample().ShouldSample(p)
+}
+
+func (s entrySampler) Description() string { return "bazaar entry: reads at " + s.pages.Description() }
+
+// keepFailures exports sampled spans, and the recorded ones that failed (a
+// page view that was not sampled but answered 5xx): a failure is never
+// lost to sampling, at least its entry span with the route and status.
+type keepFailures struct{ sdktrace.SpanProcessor }
+
+func (k keepFailures) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		if s.Status().Code != codes.Error {
+			return
+		}
+		s = keptSpan{s}
+	}
+	k.SpanProcessor.OnEnd(s)
+}
+
+// keptSpan is a failed span that sampling passed over, marked sampled so
+// that the exporter takes it.
+type keptSpan struct{ sdktrace.ReadOnlySpan }
+
+func (s keptSpan) SpanContext() trace.SpanContext {
+	sc := s.ReadOnlySpan.SpanContext()
+	return sc.WithTraceFlags(sc.TraceFlags().WithSampled(true))
 }
 
 // Handler joins the trace of each request (the traceparent its sidecar
-// sends) with a server span named by the route. A handler made by Edge is
-// left as it is.
+// sends). A sampled request gets a server span named by the route; any
+// other only carries its trace context on. A handler made by Edge is left
+// as it is.
 func Handler(h http.Handler) http.Handler {
 	if _, ok := h.(edge); ok {
 		return h
 	}
-	return otelhttp.NewHandler(measure(h), "http.server", otelhttp.WithSpanNameFormatter(spanName))
+	measured := measure(h)
+	traced := otelhttp.NewHandler(measured, "http.server", otelhttp.WithSpanNameFormatter(spanName))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		if sc := trace.SpanContextFromContext(ctx); tracing && (sc.IsSampled() || !sc.IsValid()) {
+			traced.ServeHTTP(w, r)
+			return
+		}
+		measured.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // Edge is Handler for the shop's entry point, the gateway: a request from
 // outside starts a new trace (a traceparent it brings is only linked, so
-// clients cannot choose trace ids or join others' traces).
+// clients cannot choose trace ids or join others' traces), and the
+// sampling decision for the whole request is made here.
 func Edge(h http.Handler) http.Handler {
-	return edge{otelhttp.NewHandler(measure(h), "http.server", otelhttp.WithSpanNameFormatter(spanName), otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))}
+	measured := measure(h)
+	traced := otelhttp.NewHandler(measured, "http.server", otelhttp.WithSpanNameFormatter(spanName), otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
+	return edge{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !tracing {
+			measured.ServeHTTP(w, r.WithContext(trace.ContextWithSpanContext(r.Context(), newTraceContext())))
+			return
+		}
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		traced.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), readKey{}, read)))
+	})}
 }
 
 type edge struct{ http.Handler }
 
+// newTraceContext is a fresh, unsampled trace context: what an untraced
+// request carries so that every log line of it, in every app, has one id.
+func newTraceContext() trace.SpanContext {
+	var c trace.SpanContextConfig
+	_, _ = rand.Read(c.TraceID[:])
+	_, _ = rand.Read(c.SpanID[:])
+	return trace.NewSpanContext(c)
+}
+
 func spanName(_ string, r *http.Request) string { return r.Method + " " + route(r) }
 
 // Transport sends the current trace context with each request (to a
-// sidecar, which continues the trace to the app it calls).
+// sidecar, which continues the trace to the app it calls), with a client
+// span when the trace is sampled.
 func Transport(base http.RoundTripper) http.RoundTripper {
-	return otelhttp.NewTransport(base, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+	traced := otelhttp.NewTransport(base, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 		return r.Method + " " + r.URL.Path
 	}))
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		sc := trace.SpanContextFromContext(r.Context())
+		switch {
+		case tracing && sc.IsSampled():
+			return traced.RoundTrip(r)
+		case sc.IsValid():
+			// A RoundTripper must not change the request it is given.
+			out := *r
+			out.Header = r.Header.Clone()
+			propagator.Inject(r.Context(), propagation.HeaderCarrier(out.Header))
+			return base.RoundTrip(&out)
+		}
+		return base.RoundTrip(r)
+	})
 }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // GRPCClient sends the current trace context with each call to the
 // sidecar's gRPC API (state, pub/sub, invocation, workflows).
@@ -105,16 +241,33 @@ func GRPCClient() grpc.DialOption { return grpc.WithStatsHandler(otelgrpc.NewCli
 func GRPCServer() grpc.ServerOption { return grpc.StatsHandler(otelgrpc.NewServerHandler()) }
 
 // route is the start of the path, without ids, so that span names stay
-// few: "/orders", "/fragments/product-grid", "/api/catalog".
+// few: "/orders", "/fragments/product-grid", "/api/catalog". It is a prefix
+// of the path (no allocation: every request computes it).
 func route(r *http.Request) string {
-	segments := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
-	switch {
-	case len(segments) >= 2 && (segments[0] == "fragments" || segments[0] == "api" || segments[0] == "static"):
-		return "/" + segments[0] + "/" + segments[1]
-	case len(segments) >= 2 && segments[0] == "pages":
-		return "/pages/" + segments[1]
+	path := r.URL.Path
+	first := segmentEnd(path, 1)
+	switch path[min(1, len(path)):first] {
+	case "fragments", "api", "static", "pages":
+		if first < len(path) {
+			return path[:segmentEnd(path, first+1)]
+		}
 	}
-	return "/" + segments[0]
+	if path == "" {
+		return "/"
+	}
+	return path[:first]
+}
+
+// segmentEnd is the index of the "/" that ends the path segment starting
+// at from, or the path's length.
+func segmentEnd(path string, from int) int {
+	if from >= len(path) {
+		return len(path)
+	}
+	if i := strings.IndexByte(path[from:], '/'); i >= 0 {
+		return from + i
+	}
+	return len(path)
 }
 
 // Logs wraps h so that each record made with a context inside a span

@@ -58,6 +58,9 @@ func TestRoutesLeaveIDsOut(t *testing.T) {
 		"/api/catalog/products/x": "/api/catalog",
 		"/pages/products/y":       "/pages/products",
 		"/":                       "/",
+		"/fragments":              "/fragments",
+		"/static/shell/app.css":   "/static/shell",
+		"/cart":                   "/cart",
 	} {
 		assert.Equal(t, want, route(httptest.NewRequest(http.MethodGet, path, nil)), path)
 	}
@@ -66,9 +69,11 @@ func TestRoutesLeaveIDsOut(t *testing.T) {
 func TestSummaryOncePerPeriodAndNothingWhenIdle(t *testing.T) {
 	var out syncBuffer
 	log := slog.New(slog.NewJSONHandler(&out, nil))
-	window.Lock()
-	window.requests, window.failures, window.durations = 0, 0, nil
-	window.Unlock()
+	window.requests.Store(0)
+	window.failures.Store(0)
+	for i := range window.buckets {
+		window.buckets[i].Store(0)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	Summarize(ctx, log, 100*time.Millisecond)
@@ -98,6 +103,23 @@ func TestSummaryOncePerPeriodAndNothingWhenIdle(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &summary))
 	assert.EqualValues(t, 5, summary["count"], "probes and the sidecar's own calls are not counted")
 	assert.EqualValues(t, 2, summary["failed"])
+}
+
+func TestSummaryP99IsWithinABucketOfTheTruth(t *testing.T) {
+	var histogram [durationBuckets]int64
+	// 990 fast requests and 10 slow ones: the 99th percentile is the
+	// slowest of the fast ones.
+	histogram[bucketOf(2*time.Millisecond)] += 990
+	histogram[bucketOf(800*time.Millisecond)] += 10
+	got := p99(histogram[:], 1000)
+	assert.GreaterOrEqual(t, got, 2*time.Millisecond)
+	assert.Less(t, got, 2*time.Millisecond*110/100, "within one bucket (9 %%)")
+	histogram[bucketOf(800*time.Millisecond)] += 10 // now 2 % are slow
+	got = p99(histogram[:], 1010)
+	assert.GreaterOrEqual(t, got, 800*time.Millisecond)
+	assert.Less(t, got, 800*time.Millisecond*110/100)
+	assert.Equal(t, durationBuckets-1, bucketOf(time.Hour), "longer than the last bucket lands in it")
+	assert.Zero(t, bucketOf(0))
 }
 
 type syncBuffer struct {

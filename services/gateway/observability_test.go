@@ -109,7 +109,9 @@ func findTraces(t *testing.T, traces, service, operation string, tags map[string
 // Prometheus running, and reads back what they recorded.
 func TestTracesAndMetrics(t *testing.T) {
 	sys := harness.Start(t, harness.Options{Profile: "embedded", Tracing: true, Metrics: true,
-		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
+		// Every page view traced, for the page's trace below (the sampling
+		// decision itself: internal/telemetry's tests).
+		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "TRACE_PAGE_SAMPLING": "1"}})
 	require.NotEmpty(t, sys.TracesURL)
 	base := sys.App("gateway").AppURL()
 	users := harness.NewUsers(sys)

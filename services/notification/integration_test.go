@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/bazaar-shop/bazaar/internal/compose"
 	"github.com/bazaar-shop/bazaar/internal/events"
 	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/runner"
 )
 
 // mailpitMessage is a message as Mailpit's API lists it.
@@ -45,30 +48,9 @@ func TestOrderEmails(t *testing.T) {
 				Extra:    []compose.Service{harness.Probe("gateway")},
 				Env:      map[string]string{"ORDERING_GRACE_PERIOD": "0s"}})
 			require.NotEmpty(t, sys.MailURL)
-			from, users := sys.App("gateway"), harness.NewUsers(sys)
-			checkout := func(user, key, card string) string {
-				token := harness.Bearer(users.Token(t, user))
-				require.EventuallyWithT(t, func(c *assert.CollectT) {
-					status, _, body := harness.Invoke(t, from, "basket", http.MethodPut, "basket/items/headlamp", token, `{"quantity":1}`)
-					assert.Equal(c, http.StatusOK, status, "%s", body)
-				}, 30*time.Second, harness.Poll)
-				h := token.Clone()
-				h.Set("Idempotency-Key", key)
-				status, _, body := harness.Invoke(t, from, "basket", http.MethodPost, "basket/checkout", h,
-					`{"shippingAddress":{"name":"N","street":"1 Mail St","city":"Lyon","postalCode":"69001","country":"FR"},"card":{"number":"`+card+`","expiry":"12/39","cvc":"123"}}`)
-				require.Equal(t, http.StatusAccepted, status, "%s", body)
-				var out struct{ OrderID string }
-				require.NoError(t, json.Unmarshal(body, &out))
-				return out.OrderID
-			}
-			waitMail := func(address string, n int) []mailpitMessage {
-				var got []mailpitMessage
-				require.EventuallyWithT(t, func(c *assert.CollectT) {
-					got = mailTo(t, sys.MailURL, address)
-					assert.GreaterOrEqual(c, len(got), n, "messages to %s", address)
-				}, 45*time.Second, harness.Poll)
-				return got
-			}
+			users := harness.NewUsers(sys)
+			checkout := func(user, key, card string) string { return checkout(t, sys, users, user, key, card) }
+			waitMail := func(address string, n int) []mailpitMessage { return waitMail(t, sys, address, n) }
 
 			t.Run("a paid order: one confirmation, at the customer's address", func(t *testing.T) {
 				id := checkout("nora", "mail-paid-0001", "4242424242424242")
@@ -108,4 +90,67 @@ func TestOrderEmails(t *testing.T) {
 			})
 		})
 	}
+}
+
+// checkout places an order of one headlamp for user through the gateway's
+// sidecar (the probe standing in for it).
+func checkout(t *testing.T, sys *runner.System, users *harness.Users, user, key, card string) string {
+	token := harness.Bearer(users.Token(t, user))
+	from := sys.App("gateway")
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		status, _, body := harness.Invoke(t, from, "basket", http.MethodPut, "basket/items/headlamp", token, `{"quantity":1}`)
+		assert.Equal(c, http.StatusOK, status, "%s", body)
+	}, 30*time.Second, harness.Poll)
+	h := token.Clone()
+	h.Set("Idempotency-Key", key)
+	status, _, body := harness.Invoke(t, from, "basket", http.MethodPost, "basket/checkout", h,
+		`{"shippingAddress":{"name":"N","street":"1 Mail St","city":"Lyon","postalCode":"69001","country":"FR"},"card":{"number":"`+card+`","expiry":"12/39","cvc":"123"}}`)
+	require.Equal(t, http.StatusAccepted, status, "%s", body)
+	var out struct{ OrderID string }
+	require.NoError(t, json.Unmarshal(body, &out))
+	return out.OrderID
+}
+
+// waitMail waits until Mailpit holds at least n messages to address.
+func waitMail(t *testing.T, sys *runner.System, address string, n int) []mailpitMessage {
+	var got []mailpitMessage
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got = mailTo(t, sys.MailURL, address)
+		assert.GreaterOrEqual(c, len(got), n, "messages to %s", address)
+	}, 45*time.Second, harness.Poll)
+	return got
+}
+
+// TestMailWaitsForTheMailCatcherBuild starts the shop as `make run` does on
+// a fresh machine, before Mailpit is built: the e-mail of an order paid
+// meanwhile is sent once Mailpit joins, exactly once.
+func TestMailWaitsForTheMailCatcherBuild(t *testing.T) {
+	tools := t.TempDir() // no Mailpit in it yet
+	sys := harness.Start(t, harness.Options{Profile: "embedded",
+		Services: []string{"catalog", "basket", "ordering", "payment", "identity", "notification"},
+		Extra:    []compose.Service{harness.Probe("gateway")},
+		Env:      map[string]string{"ORDERING_GRACE_PERIOD": "0s"},
+		ToolsBin: tools, ToolsBuilding: true})
+	require.NotEmpty(t, sys.MailURL)
+	require.NotContains(t, sys.InfraPIDs(), "mailpit")
+	users := harness.NewUsers(sys)
+	id := checkout(t, sys, users, "quinn", "mail-late-00001", "4242424242424242")
+	// The order is paid while no mail server listens: the e-mail waits.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		status, _, body := harness.Invoke(t, sys.App("gateway"), "ordering", http.MethodGet, "orders/"+id, harness.Bearer(users.Token(t, "quinn")), "")
+		assert.Equal(c, http.StatusOK, status)
+		assert.Contains(c, string(body), `"status":"paid"`)
+	}, 45*time.Second, harness.Poll)
+	time.Sleep(3 * time.Second) // a few failed sends
+	// The build ends: the binary appears.
+	built, err := os.ReadFile(filepath.Join(harness.Root(), "bin", "mailpit"))
+	require.NoError(t, err, "make tools builds bin/mailpit")
+	require.NoError(t, os.WriteFile(filepath.Join(tools, "mailpit"), built, 0o755))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Contains(c, sys.InfraPIDs(), "mailpit", "Mailpit joined")
+	}, 30*time.Second, harness.Poll)
+	got := waitMail(t, sys, "quinn@example.test", 1)
+	assert.Equal(t, "Your order "+strings.ToUpper(id[:10])+" is confirmed", got[0].Subject)
+	time.Sleep(3 * time.Second)
+	assert.Len(t, mailTo(t, sys.MailURL, "quinn@example.test"), 1, "sent once")
 }

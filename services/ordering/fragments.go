@@ -137,19 +137,25 @@ func placeOrder(log *slog.Logger, f *fragment.Service, basket contracts.Invoker)
 	})
 }
 
-// findOrder is the caller's order in the query, as Ordering.Track sees it.
-func findOrder(r *http.Request, o Ordering) (order Order, found bool, err error) {
+// findOrder is the caller's order in the query, as Ordering.Track sees it;
+// with a status seen, once it is no longer that (Ordering.Await).
+func findOrder(r *http.Request, o Ordering, seen string) (order Order, found bool, err error) {
 	v, err := viewer(r)
 	if err != nil {
 		return Order{}, false, err
 	}
-	order, found, err = o.Track(r.Context(), v, r.URL.Query().Get("id"))
+	id := r.URL.Query().Get("id")
+	if seen != "" {
+		order, found, err = o.Await(r.Context(), v, id, seen, MaxWait)
+	} else {
+		order, found, err = o.Track(r.Context(), v, id)
+	}
 	return order, found, problem(err)
 }
 
 func confirmationHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		order, _, err := findOrder(r, o)
+		order, _, err := findOrder(r, o, "")
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
@@ -160,7 +166,10 @@ func confirmationHandler(log *slog.Logger, f *fragment.Service, o Ordering) http
 
 func orderStatusHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		order, found, err := findOrder(r, o)
+		// A page that has seen a status asks again with it, and the answer
+		// waits until the order moves on (a long poll, Ordering.Await).
+		seen := r.URL.Query().Get("seen")
+		order, found, err := findOrder(r, o, seen)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
@@ -170,7 +179,7 @@ func orderStatusHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.
 		}
 		// Other fragments may follow the order (the mini cart: the basket
 		// empties once the order is placed); tell them when it moves on.
-		if seen := r.URL.Query().Get("seen"); fragment.IsHTMX(r) && seen != "" && seen != order.Status {
+		if fragment.IsHTMX(r) && seen != "" && seen != order.Status {
 			w.Header().Set("HX-Trigger", statusChangedEvent)
 		}
 		f.Write(w, r, http.StatusOK, fragment.Personal, orderStatusFragment(order, found))
@@ -243,14 +252,16 @@ func shipFromAdmin(log *slog.Logger, f *fragment.Service, o Ordering) http.Handl
 	})
 }
 
-// statusAttrs makes a live status fetch itself again every second until
-// the order settles.
+// statusAttrs makes a live status ask at once for its next status, which
+// the answer waits for (a long poll: at most MaxWait, then it asks again),
+// until the order settles. If an answer is lost, the next try is at most
+// 10 s later (htmx drops a trigger while a request is in flight).
 func statusAttrs(o Order, found bool) templ.Attributes {
 	if found && settled(o.Status) {
 		return nil
 	}
 	return templ.Attributes{"hx-get": "/fragments/ordering/order-status?" + url.Values{"id": {o.ID}, "seen": {o.Status}}.Encode(),
-		"hx-trigger": "every 1s", "hx-swap": "outerHTML"}
+		"hx-trigger": "load, every 10s", "hx-swap": "outerHTML"}
 }
 
 func settled(status string) bool {

@@ -44,12 +44,12 @@ func TestFragmentsRender(t *testing.T) {
 		doc := fragmenttest.Render(t, confirmationFragment(hostileOrder(events.Submitted)), "ordering", "order-confirmation")
 		assert.Equal(t, "0123456789", doc.Find(".ordering-confirmation__id").Text())
 	})
-	t.Run("a status in progress polls, with what it saw", func(t *testing.T) {
+	t.Run("a status in progress asks for the next, with what it saw", func(t *testing.T) {
 		doc := fragmenttest.Render(t, orderStatusFragment(hostileOrder(events.StockConfirmed), true), "ordering", "order-status")
 		fragmenttest.ShowsText(t, doc, fragmenttest.Hostile)
 		root := doc.Find(`[data-fragment="order-status"]`)
 		assert.Equal(t, "/fragments/ordering/order-status?id=0123456789abcdef01234567&seen=stock_confirmed", root.AttrOr("hx-get", ""))
-		assert.Equal(t, "every 1s", root.AttrOr("hx-trigger", ""))
+		assert.Equal(t, "load, every 10s", root.AttrOr("hx-trigger", ""), "asks at once; the answer waits for a change (a long poll)")
 		assert.Equal(t, 1, doc.Find(".ordering-status__refresh a").Length(), "without JavaScript: a Refresh link")
 		assert.Equal(t, "10:00:01 UTC", doc.Find(".ordering-status__step time").Last().Text())
 	})

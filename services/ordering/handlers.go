@@ -165,7 +165,20 @@ func getOrder(log *slog.Logger, o Ordering) http.Handler {
 			httpapi.Fail(w, r, log, err)
 			return
 		}
-		order, err := o.Order(r.Context(), v, mux.Vars(r)["id"])
+		id := mux.Vars(r)["id"]
+		var order Order
+		if seen := r.URL.Query().Get("seen"); seen != "" {
+			// A long poll: the answer waits until the status is no longer
+			// seen, for at most MaxWait (an order not stored yet counts as
+			// submitted).
+			var found bool
+			order, found, err = o.Await(r.Context(), v, id, seen, MaxWait)
+			if err == nil && !found {
+				err = ErrNotFound
+			}
+		} else {
+			order, err = o.Order(r.Context(), v, id)
+		}
 		if err != nil {
 			httpapi.Fail(w, r, log, problem(err))
 			return

@@ -192,6 +192,32 @@ func TestCheckoutSaga(t *testing.T) {
 				assert.Equal(c, http.StatusOK, status, "catalog not ready: %s", body)
 			}, 30*time.Second, harness.Poll)
 
+			t.Run("a client follows an order with one request per status", func(t *testing.T) {
+				s := shop{t: t, sys: sys, from: s.from, users: s.users}
+				s.add("gil", "headlamp", 1)
+				id := s.checkout("gil", "long-poll-1", approve)
+				seen, asked := events.Submitted, 0
+				var answers []string
+				for !settled(seen) && asked < 10 {
+					status, body := s.call("ordering", http.MethodGet, "orders/"+id+"?seen="+seen, "gil", "")
+					asked++
+					var o Order
+					require.NoError(t, json.Unmarshal(body, &o), "%d %s", status, body)
+					if status == http.StatusOK {
+						answers = append(answers, o.Status)
+						seen = o.Status
+					}
+				}
+				require.Equal(t, events.Paid, seen, "answers: %v", answers)
+				// submitted → awaiting stock → stock confirmed → paid: each
+				// answer a new status (asking every 200 ms took about 10
+				// requests through the 1.5 s grace period alone).
+				assert.LessOrEqual(t, asked, 4, "answers: %v", answers)
+				for i := 1; i < len(answers); i++ {
+					assert.NotEqual(t, answers[i-1], answers[i], "an answer came before the status moved on: %v", answers)
+				}
+			})
+
 			t.Run("happy path", func(t *testing.T) {
 				s := shop{t: t, sys: sys, from: s.from, users: s.users}
 				before, _ := s.stock("chefs-knife")

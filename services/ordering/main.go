@@ -23,7 +23,7 @@ func main() {
 			return nil, err
 		}
 		invoke := daprapp.NewInvoker(d.Config)
-		orders := &orderStore{dapr: d.Client, store: stateStore}
+		orders := &orderStore{dapr: d.Client, store: stateStore, changes: newOrderChanges()}
 		s := &saga{steps: steps{stock: catalogStock{invoke}, payments: paymentService{d.Client}, orders: orders, events: busEvents{d.Client}}}
 		registry := workflow.NewRegistry()
 		if err := s.register(registry); err != nil {

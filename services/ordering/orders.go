@@ -65,8 +65,9 @@ type Sagas interface {
 
 // Ordering is the use cases of orders, for the API and the pages alike.
 type Ordering struct {
-	orders OrderReader
-	sagas  Sagas
+	orders  OrderReader
+	sagas   Sagas
+	changes *orderChanges // this replica's writes, for Await; nil: none
 }
 
 // Order is the order id, if v may see it: its owner or an admin. Someone

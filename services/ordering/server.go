@@ -15,7 +15,7 @@ import (
 
 // NewServer wires ordering's routes.
 func NewServer(log *slog.Logger, cfg daprapp.Config, verifier *authn.Verifier, orders *orderStore, wf Workflows, settings sagaSettings, basket contracts.Invoker) http.Handler {
-	o := Ordering{orders: orders, sagas: wf}
+	o := Ordering{orders: orders, sagas: wf, changes: orders.changes}
 	r := mux.NewRouter()
 	r.Handle("/healthz", daprapp.Healthz()).Methods(http.MethodGet)
 	r.Handle("/dapr/subscribe", daprapp.SubscribeHandler(daprapp.DeadLetters([]daprapp.Subscription{{

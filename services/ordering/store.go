@@ -55,8 +55,9 @@ type sidecar interface {
 
 // orderStore keeps orders by id and, per user, the list of their order ids.
 type orderStore struct {
-	dapr  sidecar
-	store string
+	dapr    sidecar
+	store   string
+	changes *orderChanges // told of every order written (Ordering.Await)
 }
 
 func orderKey(id string) string  { return "order:" + id }
@@ -105,6 +106,9 @@ func (s *orderStore) Create(ctx context.Context, o Order) error {
 func (s *orderStore) Save(ctx context.Context, o Order, etag string) error {
 	data, _ := json.Marshal(o)
 	err := s.dapr.SaveStateWithETag(ctx, s.store, orderKey(o.ID), data, etag, nil, strong()...)
+	if err == nil && s.changes != nil {
+		s.changes.written(o.ID)
+	}
 	if daprapp.IsETagMismatch(err) {
 		return errConflict
 	}
