@@ -29,10 +29,11 @@ type goal struct {
 
 // goals are the issues' goals for the figures `make bench` measures.
 var goals = []goal{
-	{"anonymous home, 32 connections", "BenchmarkPages", "anon-pages/s", true, 2000, "issue 22"},
-	{"anonymous home at 200/s, p99", "BenchmarkPages", "anon-at-200/s-p99-ms", false, 25, "issue 22"},
-	{"signed-in home, 32 connections", "BenchmarkPages", "signed-in-pages/s", true, 1000, "issue 22"},
-	{"composition overhead (page / slowest fragment)", "BenchmarkPages", "composition-overhead-x", false, 1.3, "issue 5"},
+	{"anonymous home, 32 connections, make run's defaults", "BenchmarkPages/defaults", "anon-pages/s", true, 2000, "issue 22"},
+	{"anonymous home at 200/s, p99", "BenchmarkPages/defaults", "anon-at-200/s-p99-ms", false, 25, "issue 22"},
+	{"signed-in home, 32 connections", "BenchmarkPages/defaults", "signed-in-pages/s", true, 1000, "issue 22"},
+	{"composition overhead (page / slowest fragment)", "BenchmarkPages/defaults", "composition-overhead-x", false, 1.3, "issue 5"},
+	{"what tracing and metrics cost the anonymous home", "BenchmarkPages/defaults", "tracing-cost-%", false, 10, "issue 22"},
 	{"gateway's added latency, p50", "BenchmarkGatewayOverhead", "added-p50-ms", false, 0.3, "issue 4"},
 	{"checkout saturated, embedded", "BenchmarkCheckout/embedded/saturated", "paid/s", true, 60, "issue 22"},
 	{"checkout saturated, servers", "BenchmarkCheckout/servers/saturated", "paid/s", true, 50, "issue 22"},

@@ -10,7 +10,7 @@ import (
 )
 
 const sample = `goos: linux
-BenchmarkPages-2   	       1	51122789765 ns/op	         6.459 anon-at-200/s-p99-ms	      1546 anon-pages/s	         1.349 composition-overhead-x	       535.2 signed-in-pages/s
+BenchmarkPages/defaults-2   	       1	51122789765 ns/op	         6.459 anon-at-200/s-p99-ms	      1546 anon-pages/s	         1.349 composition-overhead-x	       535.2 signed-in-pages/s
 BenchmarkCheckout/embedded/saturated-2         	       1	27637925963 ns/op	       930.0 p50-ms	      1095 p99-ms	        25.34 paid/s	         0 repeated-paid-events
 BenchmarkCheckoutUnderRepeatedCrashes/servers-2          	       1	61223883979 ns/op	         7.000 kills	         2.031 max-s	         0 not-paid	         1.018 p50-s	         2.025 p99-s	       300.0 paid
 BenchmarkCheckout/servers/saturated logs a line that is not a result
@@ -20,7 +20,7 @@ ok  	github.com/bazaar-shop/bazaar/services/ordering	140.388s
 func TestParse(t *testing.T) {
 	figures, err := parse(strings.NewReader(sample))
 	require.NoError(t, err)
-	assert.Equal(t, 1546.0, figures["BenchmarkPages"]["anon-pages/s"])
+	assert.Equal(t, 1546.0, figures["BenchmarkPages/defaults"]["anon-pages/s"])
 	assert.Equal(t, 25.34, figures["BenchmarkCheckout/embedded/saturated"]["paid/s"])
 	assert.Equal(t, 2.025, figures["BenchmarkCheckoutUnderRepeatedCrashes/servers"]["p99-s"])
 	assert.NotContains(t, figures, "BenchmarkCheckout/servers/saturated", "a log line is not a result")
@@ -39,7 +39,7 @@ func TestSummarize(t *testing.T) {
 			}
 		}
 	}
-	assert.Contains(t, lines["anonymous home, 32 connections"], "NOT MET", "1546 < 2000")
+	assert.Contains(t, lines["anonymous home, 32 connections, make run's defaults"], "NOT MET", "1546 < 2000")
 	assert.Contains(t, lines["anonymous home at 200/s, p99"], "met", "6.459 ≤ 25")
 	assert.NotContains(t, lines["anonymous home at 200/s, p99"], "NOT MET")
 	assert.Contains(t, lines["composition overhead (page / slowest fragment)"], "NOT MET", "1.349 > 1.3")

@@ -16,21 +16,48 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bazaar-shop/bazaar/internal/harness"
+	"github.com/bazaar-shop/bazaar/internal/runner"
 )
 
 // BenchmarkPages measures composed pages through the gateway, everything
-// local on this machine (the load generator included):
+// local on this machine (the load generator included), twice back to back:
+// "untraced" (no Jaeger, no Prometheus), then "defaults" as `make run` has it
+// (Jaeger and Prometheus on, page views traced up to compose.yaml's
+// TRACE_PAGES_PER_SECOND), which also reports what tracing and metrics cost
+// the anonymous page against the run before it. Each measures:
 //   - the anonymous home page (five fragments): sustained pages/s with 32
 //     clients, and latency at a steady 200 pages/s;
 //   - the signed-in home page (user menu and mini cart are personal and
 //     fetched every time): sustained pages/s;
 //   - composition overhead: the signed-in page's p50 against each of its
 //     fragments fetched alone through the gateway, one at a time;
-//   - the cost of one poll of a live order status (every second per open
-//     order page).
+//   - one render of an order's status (what each poll cost before the
+//     status became a long poll).
+//
+// The one thing changed from make run: the gateway's per-client rate limit,
+// since the load comes from one address.
 func BenchmarkPages(b *testing.B) {
-	sys := harness.Start(b, harness.Options{Profile: "embedded", Services: []string{"catalog", "basket", "ordering", "identity", "shell", "gateway"},
-		Env: map[string]string{"GATEWAY_RATE_PER_SECOND": "1000000"}})
+	var untraced float64
+	for _, run := range []struct {
+		name     string
+		observed bool
+	}{{"untraced", false}, {"defaults", true}} {
+		b.Run(run.name, func(b *testing.B) {
+			sys := harness.Start(b, harness.Options{Profile: "embedded", Services: []string{"catalog", "basket", "ordering", "identity", "shell", "gateway"},
+				Tracing: run.observed, Metrics: run.observed,
+				Env: map[string]string{"GATEWAY_RATE_PER_SECOND": "1000000"}})
+			anon := measurePages(b, sys, run.name)
+			if run.observed && untraced > 0 {
+				b.ReportMetric(100*(untraced-anon)/untraced, "tracing-cost-%")
+			}
+			untraced = anon
+		})
+	}
+}
+
+// measurePages runs BenchmarkPages' loads on sys and returns the anonymous
+// home's sustained pages/s.
+func measurePages(b *testing.B, sys *runner.System, profileAs string) (anon float64) {
 	base := sys.App("gateway").AppURL()
 	token := harness.NewUsers(sys).Token(b, "bench")
 	signedIn := http.Header{"Cookie": {"identity_session=" + token}}
@@ -43,13 +70,14 @@ func BenchmarkPages(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		// BAZAAR_PROFILES=dir keeps CPU profiles of the two sustained loads.
-		profiled := harness.Profiles(b, sys, "anon-home", 8*time.Second)
-		b.ReportMetric(sustained(b, client, base+"/", nil, 32, 10*time.Second), "anon-pages/s")
+		profiled := harness.Profiles(b, sys, profileAs+"-anon-home", 8*time.Second)
+		anon = sustained(b, client, base+"/", nil, 32, 10*time.Second)
+		b.ReportMetric(anon, "anon-pages/s")
 		profiled()
 		p50, p99 := steady(b, client, base+"/", 200, 10*time.Second)
 		b.ReportMetric(p50, "anon-at-200/s-p50-ms")
 		b.ReportMetric(p99, "anon-at-200/s-p99-ms")
-		profiled = harness.Profiles(b, sys, "signed-in-home", 8*time.Second)
+		profiled = harness.Profiles(b, sys, profileAs+"-signed-in-home", 8*time.Second)
 		b.ReportMetric(sustained(b, client, base+"/", signedIn, 32, 10*time.Second), "signed-in-pages/s")
 		profiled()
 
@@ -65,8 +93,9 @@ func BenchmarkPages(b *testing.B) {
 		b.ReportMetric(page, "signed-in-page-p50-ms")
 		b.ReportMetric(slowest, "slowest-fragment-alone-p50-ms")
 		b.ReportMetric(page/slowest, "composition-overhead-x")
-		b.ReportMetric(sequential(b, client, base+"/fragments/ordering/order-status?id=0123456789abcdef01234567&seen=received", signedIn, 1000), "status-poll-p50-ms")
+		b.ReportMetric(sequential(b, client, base+"/fragments/ordering/order-status?id=0123456789abcdef01234567", signedIn, 1000), "status-render-p50-ms")
 	}
+	return anon
 }
 
 // sustained runs workers clients back to back for d and returns pages/s.

@@ -53,6 +53,9 @@ type Filled struct {
 	Cookies  []string // Set-Cookie values of the fragment's own cookies
 
 	cacheControl string // the fragment's Cache-Control
+	// shared: the same for everyone and fresh (a public answer, from the
+	// cache or just asked); a page made only of those may be shared too.
+	shared bool
 }
 
 // OK reports whether the fragment answered with something to show.
@@ -151,7 +154,7 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 		cache = "miss"
 		if e, ok, fresh := c.cache.get(key); fresh {
 			cache = "hit"
-			return Filled{Slot: s, HTML: e.html, Status: http.StatusOK, Styles: e.styles, Elapsed: time.Since(start)}
+			return Filled{Slot: s, HTML: e.html, Status: http.StatusOK, Styles: e.styles, Elapsed: time.Since(start), shared: true}
 		} else if ok {
 			stale = &e
 		}
@@ -162,6 +165,7 @@ func (c *Composer) fetch(r *http.Request, s Slot, method string, body url.Values
 	case shared && f.OK():
 		if ttl, staleFor := sharedFor(f.cacheControl); ttl > 0 {
 			c.cache.put(key, f.HTML, f.Styles, ttl, staleFor)
+			f.shared = len(f.Cookies) == 0
 		}
 	case stale != nil && (f.Err != nil && f.Status == 0 || f.Status >= 500):
 		// The service fails: show what it said last, while it may stand.

@@ -208,15 +208,40 @@ func (s *Shell) write(w http.ResponseWriter, r *http.Request, status int, meta p
 	v.Main = main(v)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	if r.Header.Get("Authorization") != "" {
+	switch {
+	case r.Header.Get("Authorization") != "":
 		h.Set("Cache-Control", "private, no-store")
-	} else {
+	case status == http.StatusOK && sharedPage(r, filled):
+		h.Set("Cache-Control", SharedPage)
+	default:
 		h.Set("Cache-Control", "no-cache")
 	}
 	w.WriteHeader(status)
 	if err := Layout(v).Render(r.Context(), w); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.WarnContext(r.Context(), "page render", "path", r.URL.Path, "err", err)
 	}
+}
+
+// SharedPage is the Cache-Control of a page that is the same for everyone:
+// browsers ask again each time (max-age=0), and a shared cache in front (the
+// gateway's) may answer it for 2 s without composing it again. Its
+// fragments are public for longer already (10 s), so this adds little to
+// how old what a visitor sees can be.
+const SharedPage = "public, max-age=0, s-maxage=2"
+
+// sharedPage reports whether a page is the same for everyone: asked with no
+// token and no cookie, made only of shared fragments (public and fresh:
+// none failed, none personal, none stale), none of which set a cookie.
+func sharedPage(r *http.Request, filled map[string]Filled) bool {
+	if r.Header.Get("Cookie") != "" || r.Method != http.MethodGet {
+		return false
+	}
+	for _, f := range filled {
+		if !f.shared {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Shell) errorPage(status int, title, detail string) http.Handler {

@@ -135,7 +135,34 @@ func TestHomePageComposesFiveFragments(t *testing.T) {
 	assert.Equal(t, []string{"/static/catalog/catalog.abc.css", "/static/basket/basket.abc.css", "/static/identity/identity.abc.css"}, styles[1:],
 		"each service's stylesheet once, none of another service's")
 	assert.Regexp(t, `^/static/shell/htmx\.min\.[0-9a-f]{10}\.js$`, doc.Find("script").AttrOr("src", ""))
-	assert.Equal(t, "no-cache", w.Header().Get("Cache-Control"))
+	assert.Equal(t, SharedPage, w.Header().Get("Cache-Control"), "every fragment public: the page may be shared")
+}
+
+func TestOnlyAPageTheSameForEveryoneMayBeShared(t *testing.T) {
+	f := newFakeServices(0)
+	w, _ := get(t, shellFor(f), "/pages/", nil)
+	assert.Equal(t, SharedPage, w.Header().Get("Cache-Control"))
+	w, _ = get(t, shellFor(f), "/pages/", http.Header{"Authorization": {"Bearer x"}})
+	assert.Equal(t, "private, no-store", w.Header().Get("Cache-Control"), "signed in")
+	w, _ = get(t, shellFor(f), "/pages/", http.Header{"Cookie": {"basket_cart=1"}})
+	assert.Equal(t, "no-cache", w.Header().Get("Cache-Control"), "a cookie may make it personal")
+	w, _ = get(t, shellFor(f), "/pages/no/such/page", nil)
+	assert.Equal(t, "no-cache", w.Header().Get("Cache-Control"), "an error page")
+
+	personal := newFakeServices(0)
+	personal.apps["basket"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, no-store")
+		_, _ = io.WriteString(w, `<div data-boundary="basket" data-fragment="mini-cart">0</div>`)
+	})
+	w, _ = get(t, shellFor(personal), "/pages/", nil)
+	assert.Equal(t, "no-cache", w.Header().Get("Cache-Control"), "a fragment that is not public")
+
+	failing := newFakeServices(0)
+	failing.apps["catalog"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	w, doc := get(t, shellFor(failing), "/pages/", nil)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.NotZero(t, doc.Find(".shell-fallback").Length(), "a degraded page")
+	assert.Equal(t, "no-cache", w.Header().Get("Cache-Control"), "a degraded page is never kept")
 }
 
 func TestSlotsAreFetchedInParallel(t *testing.T) {

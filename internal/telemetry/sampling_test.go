@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,9 +65,9 @@ func (s *shop) call(t *testing.T, method, path string) string {
 
 // traceWith installs what Setup would with spans going to a memory
 // exporter, page views sampled at pages.
-func traceWith(t *testing.T, pages float64) (*tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
+func traceWith(t *testing.T, pagesPerSecond float64) (*tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
 	exporter := tracetest.NewInMemoryExporter()
-	provider := newProvider("test", exporter, pages)
+	provider := newProvider("test", exporter, pagesPerSecond)
 	otel.SetTracerProvider(provider)
 	otel.SetTextMapPropagator(propagator)
 	tracing = true
@@ -90,7 +91,7 @@ func TestSamplingIsDecidedOnceAtTheEntry(t *testing.T) {
 	s := newShop(t)
 
 	page := s.call(t, http.MethodGet, "/")
-	assert.Equal(t, "00", sampledFlag(page), "a page view at rate 0 is not sampled, and the app is told so")
+	assert.Equal(t, "00", sampledFlag(page), "a page view beyond the limit (0 a second) is not sampled, and the app is told so")
 	change := s.call(t, http.MethodPost, "/checkout")
 	assert.Equal(t, "01", sampledFlag(change), "a change is always sampled")
 	failed := s.call(t, http.MethodGet, "/fail")
@@ -118,10 +119,22 @@ func TestSamplingIsDecidedOnceAtTheEntry(t *testing.T) {
 	assert.True(t, kept[0].SpanContext().IsSampled(), "marked sampled for the exporter")
 }
 
-func TestPagesAreSampledAtTheirRate(t *testing.T) {
-	traceWith(t, 1)
+func TestPageViewsAreTracedUpToTheLimit(t *testing.T) {
+	traceWith(t, 1_000_000)
 	s := newShop(t)
-	assert.Equal(t, "01", sampledFlag(s.call(t, http.MethodGet, "/")), "at rate 1 every page view is sampled")
+	assert.Equal(t, "01", sampledFlag(s.call(t, http.MethodGet, "/")), "under the limit a page view is sampled")
+
+	clock := time.Unix(1000, 0)
+	l := newPageLimiter(2, func() time.Time { return clock })
+	passed := 0
+	for range 100 { // 10 s, 10 page views a second
+		if l.allow() {
+			passed++
+		}
+		clock = clock.Add(100 * time.Millisecond)
+	}
+	assert.Equal(t, 20, passed, "2 a second pass, whatever the load")
+	assert.False(t, newPageLimiter(0, time.Now).allow(), "0: none")
 }
 
 func TestWithoutTracingTheContextStillFlows(t *testing.T) {
@@ -134,15 +147,15 @@ func TestWithoutTracingTheContextStillFlows(t *testing.T) {
 	assert.NotEqual(t, strings.Split(first, "-")[1], strings.Split(second, "-")[1], "each request its own trace id")
 }
 
-func TestPageSamplingRate(t *testing.T) {
-	rate, err := pageSampling("")
+func TestPagesPerSecondSetting(t *testing.T) {
+	n, err := pagesPerSecond("")
 	require.NoError(t, err)
-	assert.Equal(t, DefaultPageSampling, rate)
-	rate, err = pageSampling("0.25")
+	assert.Equal(t, float64(DefaultPagesPerSecond), n)
+	n, err = pagesPerSecond("0.5")
 	require.NoError(t, err)
-	assert.Equal(t, 0.25, rate)
-	for _, bad := range []string{"2", "-0.1", "all"} {
-		_, err := pageSampling(bad)
-		assert.ErrorContains(t, err, "TRACE_PAGE_SAMPLING", bad)
+	assert.Equal(t, 0.5, n)
+	for _, bad := range []string{"-1", "all", "+Inf"} {
+		_, err := pagesPerSecond(bad)
+		assert.ErrorContains(t, err, "TRACE_PAGES_PER_SECOND", bad)
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -56,16 +58,18 @@ var tracing bool
 // Sampling is decided once, where a request enters the shop (Edge), and
 // everything downstream follows it: the sidecars' sampler is parent-based
 // (Dapr's), and so is this one. Every request that changes something (a
-// checkout, a sign-in, a basket line) is kept; page views and other reads
-// are kept at TRACE_PAGE_SAMPLING (0 to 1, default 0.1), and a failed one
-// keeps at least the entry point's span (keepFailures).
+// checkout, a sign-in, a basket line) is kept; of page views and other
+// reads, at most TRACE_PAGES_PER_SECOND a second (default 2): every one on a
+// quiet shop, where someone reads the traces, and a bounded cost under load
+// (a ratio would grow with it); a failed one keeps at least the entry
+// point's span (keepFailures).
 func Setup(ctx context.Context, service string, getenv func(string) string) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagator)
 	tracing = false
 	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return func(context.Context) error { return nil }, nil
 	}
-	pages, err := pageSampling(getenv("TRACE_PAGE_SAMPLING"))
+	pages, err := pagesPerSecond(getenv("TRACE_PAGES_PER_SECOND"))
 	if err != nil {
 		return nil, err
 	}
@@ -83,54 +87,86 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 
 // newProvider samples as Setup says and sends the spans it keeps to
 // exporter, in batches.
-func newProvider(service string, exporter sdktrace.SpanExporter, pages float64) *sdktrace.TracerProvider {
+func newProvider(service string, exporter sdktrace.SpanExporter, pagesPerSecond float64) *sdktrace.TracerProvider {
 	return sdktrace.NewTracerProvider(
 		// Spans leave within a second: a trace is complete soon after the
 		// request (the default waits 5 s).
 		sdktrace.WithSpanProcessor(keepFailures{sdktrace.NewBatchSpanProcessor(exporter, sdktrace.WithBatchTimeout(time.Second))}),
-		sdktrace.WithSampler(sdktrace.ParentBased(entrySampler{pages: sdktrace.TraceIDRatioBased(pages)})),
+		sdktrace.WithSampler(sdktrace.ParentBased(entrySampler{pages: newPageLimiter(pagesPerSecond, time.Now)})),
 		// The sidecar reports under the same service name; the component
 		// tells the app's spans from its sidecar's.
 		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service), Component)),
 	)
 }
 
-// DefaultPageSampling is the share of page views (and other reads) traced.
-const DefaultPageSampling = 0.1
+// DefaultPagesPerSecond is how many page views (and other reads) a second
+// are traced at most.
+const DefaultPagesPerSecond = 2
 
-func pageSampling(v string) (float64, error) {
+func pagesPerSecond(v string) (float64, error) {
 	if v == "" {
-		return DefaultPageSampling, nil
+		return DefaultPagesPerSecond, nil
 	}
-	rate, err := strconv.ParseFloat(v, 64)
-	if err != nil || rate < 0 || rate > 1 {
-		return 0, fmt.Errorf("TRACE_PAGE_SAMPLING: %q is not a share between 0 and 1", v)
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("TRACE_PAGES_PER_SECOND: %q is not a number of page views a second (0 or more)", v)
 	}
-	return rate, nil
+	return n, nil
+}
+
+// pageLimiter lets at most perSecond page views a second be traced, evenly
+// spaced, without a lock (it is on every request's path): it keeps the
+// time the next one may pass.
+type pageLimiter struct {
+	interval int64 // nanoseconds between two; 0: none passes
+	next     atomic.Int64
+	now      func() time.Time
+}
+
+func newPageLimiter(perSecond float64, now func() time.Time) *pageLimiter {
+	l := &pageLimiter{now: now}
+	if perSecond > 0 {
+		l.interval = max(1, int64(float64(time.Second)/perSecond))
+	}
+	return l
+}
+
+func (l *pageLimiter) allow() bool {
+	if l.interval == 0 {
+		return false
+	}
+	now := l.now().UnixNano()
+	for {
+		next := l.next.Load()
+		if now < next {
+			return false
+		}
+		if l.next.CompareAndSwap(next, now+l.interval) {
+			return true
+		}
+	}
 }
 
 var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
 // entrySampler decides for the traces that start here: at the entry point,
-// a read (marked by Edge) is sampled at the page rate, and when it is not,
-// its span is still recorded so that keepFailures can keep it if it fails;
-// anything else (a change, or work started in the background) is kept.
-type entrySampler struct{ pages sdktrace.Sampler }
+// a read (marked by Edge) is sampled if the page limiter lets it, and when
+// it is not, its span is still recorded so that keepFailures can keep it if
+// it fails; anything else (a change, or work started in the background) is
+// kept.
+type entrySampler struct{ pages *pageLimiter }
 
 type readKey struct{}
 
 func (s entrySampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if read, _ := p.ParentContext.Value(readKey{}).(bool); read {
-		res := s.pages.ShouldSample(p)
-		if res.Decision == sdktrace.Drop {
-			res.Decision = sdktrace.RecordOnly
-		}
-		return res
+	res := sdktrace.AlwaysSample().ShouldSample(p)
+	if read, _ := p.ParentContext.Value(readKey{}).(bool); read && !s.pages.allow() {
+		res.Decision = sdktrace.RecordOnly
 	}
-	return sdktrace.AlwaysSample().ShouldSample(p)
+	return res
 }
 
-func (s entrySampler) Description() string { return "bazaar entry: reads at " + s.pages.Description() }
+func (s entrySampler) Description() string { return "bazaar entry: changes, failures and some reads" }
 
 // keepFailures exports sampled spans, and the recorded ones that failed (a
 // page view that was not sampled but answered 5xx): a failure is never

@@ -111,7 +111,7 @@ func TestTracesAndMetrics(t *testing.T) {
 	sys := harness.Start(t, harness.Options{Profile: "embedded", Tracing: true, Metrics: true,
 		// Every page view traced, for the page's trace below (the sampling
 		// decision itself: internal/telemetry's tests).
-		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "TRACE_PAGE_SAMPLING": "1"}})
+		Env: map[string]string{"ORDERING_GRACE_PERIOD": "0s", "TRACE_PAGES_PER_SECOND": "1000000"}})
 	require.NotEmpty(t, sys.TracesURL)
 	base := sys.App("gateway").AppURL()
 	users := harness.NewUsers(sys)

@@ -40,7 +40,9 @@ func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verif
 	r.PathPrefix("/dapr/").Handler(http.NotFoundHandler())
 	// The APIs, the fragments, the static files and, for every other path,
 	// the shell's pages (see route).
-	r.PathPrefix("/").Handler(proxy(log, invoke, verifier))
+	// What the shell offers to shared caches (a page the same for everyone)
+	// is answered here for its s-maxage (pageCache).
+	r.PathPrefix("/").Handler(newPageCache(32<<20).middleware(proxy(log, invoke, verifier)))
 	// Every request from outside starts a trace (telemetry.Edge).
 	return telemetry.Edge(requestID(securityHeaders(proxies.identify(limits.middleware(http.MaxBytesHandler(r, maxBody))))))
 }

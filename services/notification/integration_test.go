@@ -147,8 +147,12 @@ func TestMailWaitsForTheMailCatcherBuild(t *testing.T) {
 	require.NoError(t, err, "make tools builds bin/mailpit")
 	require.NoError(t, os.WriteFile(filepath.Join(tools, "mailpit"), built, 0o755))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		assert.Contains(c, sys.InfraPIDs(), "mailpit", "Mailpit joined")
+		resp, err := http.Get(sys.MailURL + "/api/v1/info")
+		if assert.NoError(c, err, "Mailpit has not joined yet") {
+			resp.Body.Close()
+		}
 	}, 30*time.Second, harness.Poll)
+	assert.Contains(t, sys.InfraPIDs(), "mailpit", "supervised like the rest")
 	got := waitMail(t, sys, "quinn@example.test", 1)
 	assert.Equal(t, "Your order "+strings.ToUpper(id[:10])+" is confirmed", got[0].Subject)
 	time.Sleep(3 * time.Second)

@@ -164,18 +164,25 @@ func confirmationHandler(log *slog.Logger, f *fragment.Service, o Ordering) http
 	})
 }
 
+// received is the status shown of an order the saga has not stored yet.
+const received = "received"
+
 func orderStatusHandler(log *slog.Logger, f *fragment.Service, o Ordering) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A page that has seen a status asks again with it, and the answer
 		// waits until the order moves on (a long poll, Ordering.Await).
 		seen := r.URL.Query().Get("seen")
-		order, found, err := findOrder(r, o, seen)
+		awaited := seen
+		if seen == received {
+			awaited = events.Submitted // what Track says of an order not stored yet
+		}
+		order, found, err := findOrder(r, o, awaited)
 		if err != nil {
 			f.Fail(w, r, log, err)
 			return
 		}
 		if !found {
-			order.Status = "received"
+			order.Status = received
 		}
 		// Other fragments may follow the order (the mini cart: the basket
 		// empties once the order is placed); tell them when it moves on.
@@ -270,7 +277,7 @@ func settled(status string) bool {
 
 func statusText(s string) string {
 	switch s {
-	case "received":
+	case received:
 		return "Received, being confirmed…"
 	case events.Submitted:
 		return "Placed"
