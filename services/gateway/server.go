@@ -42,7 +42,7 @@ func NewServer(log *slog.Logger, invoke contracts.Invoker, verifier *authn.Verif
 	// the shell's pages (see route).
 	// What the shell offers to shared caches (a page the same for everyone)
 	// is answered here for its s-maxage (pageCache).
-	r.PathPrefix("/").Handler(newPageCache(32<<20).middleware(proxy(log, invoke, verifier)))
+	r.PathPrefix("/").Handler(newPageCache(32 << 20).middleware(proxy(log, invoke, verifier)))
 	// Every request from outside starts a trace (telemetry.Edge).
 	return telemetry.Edge(requestID(securityHeaders(proxies.identify(limits.middleware(http.MaxBytesHandler(r, maxBody))))))
 }

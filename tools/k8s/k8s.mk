@@ -56,3 +56,27 @@ K8S_INJECTOR_BUILD := -tags stablecomponents -ldflags "-X github.com/dapr/dapr/p
   -o $(CURDIR)/$(K8S_BIN)/injector github.com/dapr/dapr/cmd/injector
 $(K8S_BIN)/injector: dapr/runtime/go.mod dapr/runtime/go.sum
 	$(call k8s_build,the Dapr sidecar injector,dapr/runtime,$(K8S_INJECTOR_BUILD))
+
+# k8s-node-tools: what a real node needs, for the spike in tools/k8s/node
+# (not part of k8s-tools or k8s-test): kubelet, kube-proxy and kubectl from
+# tools/k8s (one go build; about 100 s when the control plane is already
+# built), containerd 2.x with its runc shim and ctr from tools/k8s/containerd
+# (about 90 s). runc and the CNI plugins come from Debian (see NOTES.md).
+.PHONY: k8s-node-tools
+## k8s-node-tools: build kubelet, kube-proxy, kubectl and containerd 2.x into bin/k8s/ (real-node spike)
+k8s-node-tools: $(K8S_BIN)/.built-node $(K8S_BIN)/containerd
+
+K8S_NODE_BUILD := -ldflags "$(K8S_LDFLAGS)" -o $(CURDIR)/$(K8S_BIN)/ \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
+$(K8S_BIN)/.built-node: tools/k8s/go.mod tools/k8s/go.sum
+	$(call k8s_build,kubelet kube-proxy kubectl,tools/k8s,$(K8S_NODE_BUILD))
+	@touch $@
+
+# no_btrfs: the btrfs snapshotter needs cgo and btrfs headers.
+CONTAINERD_VERSION := v2.4.2
+K8S_CONTAINERD_BUILD := -tags "urfave_cli_no_docs no_btrfs" \
+  -ldflags "-X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)" -o $(CURDIR)/$(K8S_BIN)/ \
+  github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+  github.com/containerd/containerd/v2/cmd/ctr
+$(K8S_BIN)/containerd: tools/k8s/containerd/go.mod tools/k8s/containerd/go.sum
+	$(call k8s_build,containerd containerd-shim-runc-v2 ctr,tools/k8s/containerd,$(K8S_CONTAINERD_BUILD))
