@@ -86,6 +86,14 @@ const (
 	Cancelled      = "cancelled"
 )
 
+// Announced reports whether ordering publishes an order reaching status on
+// order.status-changed: the statuses other services act on (basket empties
+// the basket on submitted; notification writes on paid, cancelled and
+// shipped). The steps in between stay in the order's history, which its
+// page follows; announcing them cost every order two publishes and four
+// deliveries that nobody used.
+func Announced(status string) bool { return status != AwaitingStock && status != StockConfirmed }
+
 // Reasons for a cancellation.
 const (
 	StockRejected = "stock_rejected"

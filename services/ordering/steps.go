@@ -73,8 +73,8 @@ func (s steps) createOrder(ctx context.Context, c events.Checkout, at string) er
 }
 
 // record moves an order to status (once: a status already reached is kept
-// with its first reason) and announces it (at least once). It returns the
-// order as stored.
+// with its first reason) and, if others act on it (events.Announced),
+// announces it (at least once). It returns the order as stored.
 func (s steps) record(ctx context.Context, id, status, reason, at string) (Order, error) {
 	for {
 		o, etag, err := s.orders.Get(ctx, id)
@@ -94,6 +94,9 @@ func (s steps) record(ctx context.Context, id, status, reason, at string) (Order
 				return Order{}, err
 			}
 			ordersByStatus.WithLabelValues(status, reason).Inc()
+		}
+		if !events.Announced(status) {
+			return o, nil
 		}
 		return o, s.events.StatusChanged(ctx, events.StatusChange{OrderID: o.ID, UserID: o.UserID, Status: status, Reason: reason, At: at})
 	}
