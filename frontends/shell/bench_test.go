@@ -98,6 +98,71 @@ func measurePages(b *testing.B, sys *runner.System, profileAs string) (anon floa
 	return anon
 }
 
+// BenchmarkFollowingOrders measures what it costs to keep order pages open
+// while their orders are pending, the way the order-status fragment follows
+// them: before (asking every second) and now (a long poll that waits up to
+// 8 s for the next status). 100 followers for 20 s each way; the figure is
+// the CPU of every app and sidecar (the load generator excluded) per
+// follower and second.
+func BenchmarkFollowingOrders(b *testing.B) {
+	sys := harness.Start(b, harness.Options{Profile: "embedded", Services: []string{"ordering", "identity", "gateway"},
+		Env: map[string]string{"GATEWAY_RATE_PER_SECOND": "1000000"}})
+	base := sys.App("gateway").AppURL()
+	signedIn := http.Header{"Cookie": {"identity_session=" + harness.NewUsers(sys).Token(b, "follower")}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	const followers, d = 100, 20 * time.Second
+	status := func(i int) string {
+		// Well-formed ids of orders not stored yet: each read is a store
+		// lookup, as for a pending order.
+		return fmt.Sprintf("%s/fragments/ordering/order-status?id=%024x", base, i+1)
+	}
+	require.NoError(b, fetchPage(client, status(0), signedIn))
+	b.ResetTimer()
+	for range b.N {
+		for _, way := range []struct {
+			name string
+			ask  func(i int) string
+			wait time.Duration
+		}{
+			{"every-second", status, time.Second},
+			{"long-poll", func(i int) string { return status(i) + "&seen=received" }, 0},
+		} {
+			before, start := harness.CPU(sys), time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			var requests atomic.Int64
+			var wg sync.WaitGroup
+			for i := range followers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						next := time.Now().Add(way.wait)
+						if err := fetchPage(client, way.ask(i), signedIn); err == nil {
+							requests.Add(1)
+						} else if ctx.Err() == nil {
+							b.Error(err)
+							return
+						}
+						select {
+						case <-ctx.Done():
+						case <-time.After(time.Until(next)):
+						}
+					}
+				}()
+			}
+			wg.Wait() // a long poll in flight at the end finishes its wait
+			cancel()
+			elapsed := time.Since(start).Seconds()
+			var cpu time.Duration
+			for _, t := range harness.CPUSince(sys, before) {
+				cpu += t
+			}
+			b.ReportMetric(harness.Ms(cpu)/followers/elapsed, way.name+"-cpu-ms/follower/s")
+			b.ReportMetric(float64(requests.Load())/followers/elapsed, way.name+"-requests/follower/s")
+		}
+	}
+}
+
 // sustained runs workers clients back to back for d and returns pages/s.
 // It fails if any answer was not the page (see fetchPage).
 func sustained(b *testing.B, client *http.Client, url string, h http.Header, workers int, d time.Duration) float64 {
