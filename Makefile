@@ -26,7 +26,7 @@ run: dapr
 	@go build -o bin/bazaar ./cmd/bazaar
 	@building=; if ! $(MAKE) -s -q tools 2>/dev/null; then \
 	  echo "Building Jaeger, Mailpit and the Dapr CLI in the background (bin/tools-build.log): tracing and e-mail join when they are built."; \
-	  nohup nice $(MAKE) -s tools > bin/tools-build.log 2>&1 & building=-tools-building; \
+	  nohup nice -n 19 $(MAKE) -s tools > bin/tools-build.log 2>&1 & building=-tools-building; \
 	fi; \
 	exec bin/bazaar run $$building $(if $(PROFILE),-profile $(PROFILE)) $(if $(PROFILING),-profiling)
 

@@ -37,11 +37,27 @@ func measure(h http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		took := time.Since(start)
-		requestDuration.WithLabelValues(route(r), r.Method, strconv.Itoa(rec.status)).Observe(took.Seconds())
+		requestDuration.WithLabelValues(route(r), r.Method, statusCode(rec.status)).Observe(took.Seconds())
 		if !quiet(r) {
 			logRequest(r, rec.status, took)
 		}
 	})
+}
+
+// statusCodes are the status codes as label values, made once: every
+// request is counted under its code (strconv.Itoa allocates above 99).
+var statusCodes = func() (out [500]string) {
+	for i := range out {
+		out[i] = strconv.Itoa(100 + i)
+	}
+	return out
+}()
+
+func statusCode(code int) string {
+	if code >= 100 && code < 600 {
+		return statusCodes[code-100]
+	}
+	return strconv.Itoa(code)
 }
 
 type statusRecorder struct {
