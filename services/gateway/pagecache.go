@@ -41,12 +41,12 @@ func newPageCache(maxBytes int) *pageCache {
 
 // key is where the answer to r is kept, and false when r must pass by. The
 // shell's pages vary by language (the fragments see Accept-Language) and by
-// host (links and canonical addresses).
+// scheme and host (canonical addresses).
 func (c *pageCache) key(r *http.Request) (string, bool) {
 	if r.Method != http.MethodGet || r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" || r.Header.Get("HX-Request") != "" {
 		return "", false
 	}
-	return r.Host + " " + r.URL.RequestURI() + " " + r.Header.Get("Accept-Language"), true
+	return clientOf(r).scheme() + "://" + r.Host + r.URL.RequestURI() + " " + r.Header.Get("Accept-Language"), true
 }
 
 func (c *pageCache) middleware(next http.Handler) http.Handler {
