@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,15 +75,20 @@ func measurePages(b *testing.B, sys *runner.System, profileAs string) (anon floa
 	for range b.N {
 		// BAZAAR_PROFILES=dir keeps CPU profiles of the two sustained loads.
 		profiled := harness.Profiles(b, sys, profileAs+"-anon-home", 8*time.Second)
+		before := harness.CPU(sys)
 		anon = sustained(b, client, base+"/", nil, 32, 10*time.Second)
 		b.ReportMetric(anon, "anon-pages/s")
 		profiled()
+		b.ReportMetric(cpuPerPage(b, sys, before, anon*10), "anon-cpu-ms/page")
 		p50, p99 := steady(b, client, base+"/", 200, 10*time.Second)
 		b.ReportMetric(p50, "anon-at-200/s-p50-ms")
 		b.ReportMetric(p99, "anon-at-200/s-p99-ms")
 		profiled = harness.Profiles(b, sys, profileAs+"-signed-in-home", 8*time.Second)
-		b.ReportMetric(sustained(b, client, base+"/", signedIn, 32, 10*time.Second), "signed-in-pages/s")
+		before = harness.CPU(sys)
+		perSecond := sustained(b, client, base+"/", signedIn, 32, 10*time.Second)
+		b.ReportMetric(perSecond, "signed-in-pages/s")
 		profiled()
+		b.ReportMetric(cpuPerPage(b, sys, before, perSecond*10), "signed-in-cpu-ms/page")
 
 		page := sequential(b, client, base+"/", signedIn, 1000)
 		slowest := 0.0
@@ -96,6 +105,23 @@ func measurePages(b *testing.B, sys *runner.System, profileAs string) (anon floa
 		b.ReportMetric(sequential(b, client, base+"/fragments/ordering/order-status?id=0123456789abcdef01234567", signedIn, 1000), "status-render-p50-ms")
 	}
 	return anon
+}
+
+// cpuPerPage is the CPU every process of sys used since before, per page
+// of pages served; it logs each process's share (Jaeger and Prometheus
+// included, the load generator not).
+func cpuPerPage(b *testing.B, sys *runner.System, before map[string]time.Duration, pages float64) float64 {
+	used := harness.CPUSince(sys, before)
+	names := slices.Sorted(maps.Keys(used))
+	slices.SortStableFunc(names, func(x, y string) int { return cmp.Compare(used[y], used[x]) })
+	var total time.Duration
+	line := ""
+	for _, name := range names {
+		total += used[name]
+		line += fmt.Sprintf(" %s %.0f µs,", name, float64(used[name].Microseconds())/pages)
+	}
+	b.Logf("CPU per page by process:%s", strings.TrimSuffix(line, ","))
+	return harness.Ms(total) / pages
 }
 
 // BenchmarkFollowingOrders measures what it costs to keep order pages open

@@ -62,9 +62,9 @@ func BenchmarkInstrumentation(b *testing.B) {
 }
 
 func traceWithExporter(b *testing.B) {
-	provider := newProvider("bench", tracetest.NewNoopExporter(), DefaultPagesPerSecond)
+	provider := newProvider("bench", tracetest.NewNoopExporter())
 	otel.SetTracerProvider(provider)
 	otel.SetTextMapPropagator(propagator)
-	tracing = true
+	pages, tracing = newPageLimiter(DefaultPagesPerSecond, time.Now), true
 	b.Cleanup(func() { tracing = false; _ = provider.Shutdown(b.Context()) })
 }

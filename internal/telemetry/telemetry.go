@@ -11,10 +11,11 @@ package telemetry
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ func Tracer() trace.Tracer { return otel.Tracer(Scope) }
 // read and a header written), which is all the logs' trace ids need.
 var tracing bool
 
+// pages lets page views be traced at the entry point (Edge) up to a rate.
+var pages = newPageLimiter(DefaultPagesPerSecond, time.Now)
+
 // Setup installs the W3C propagator and, when getenv names an OTLP
 // endpoint, a tracer provider that exports service's sampled spans there.
 // The returned function flushes what is left; call it on the way out.
@@ -62,14 +66,14 @@ var tracing bool
 // reads, at most TRACE_PAGES_PER_SECOND a second (default 2): every one on a
 // quiet shop, where someone reads the traces, and a bounded cost under load
 // (a ratio would grow with it); a failed one keeps at least the entry
-// point's span (keepFailures).
+// point's span (keepFailure).
 func Setup(ctx context.Context, service string, getenv func(string) string) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagator)
 	tracing = false
 	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return func(context.Context) error { return nil }, nil
 	}
-	pages, err := pagesPerSecond(getenv("TRACE_PAGES_PER_SECOND"))
+	perSecond, err := pagesPerSecond(getenv("TRACE_PAGES_PER_SECOND"))
 	if err != nil {
 		return nil, err
 	}
@@ -79,20 +83,22 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 	if err != nil {
 		return nil, err
 	}
-	provider := newProvider(service, exporter, pages)
+	provider := newProvider(service, exporter)
 	otel.SetTracerProvider(provider)
-	tracing = true
+	pages, tracing = newPageLimiter(perSecond, time.Now), true
 	return provider.Shutdown, nil
 }
 
-// newProvider samples as Setup says and sends the spans it keeps to
-// exporter, in batches.
-func newProvider(service string, exporter sdktrace.SpanExporter, pagesPerSecond float64) *sdktrace.TracerProvider {
+// newProvider sends the spans of sampled traces to exporter, in batches.
+// A trace that starts here (at the entry point, which decided to trace it,
+// or in the background) is sampled; any other follows its parent.
+func newProvider(service string, exporter sdktrace.SpanExporter) *sdktrace.TracerProvider {
 	return sdktrace.NewTracerProvider(
 		// Spans leave within a second: a trace is complete soon after the
 		// request (the default waits 5 s).
-		sdktrace.WithSpanProcessor(keepFailures{sdktrace.NewBatchSpanProcessor(exporter, sdktrace.WithBatchTimeout(time.Second))}),
-		sdktrace.WithSampler(sdktrace.ParentBased(entrySampler{pages: newPageLimiter(pagesPerSecond, time.Now)})),
+		sdktrace.WithBatcher(exporter, sdktrace.WithBatchTimeout(time.Second)),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithIDGenerator(idGenerator{}),
 		// The sidecar reports under the same service name; the component
 		// tells the app's spans from its sidecar's.
 		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service), Component)),
@@ -149,47 +155,23 @@ func (l *pageLimiter) allow() bool {
 
 var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
-// entrySampler decides for the traces that start here: at the entry point,
-// a read (marked by Edge) is sampled if the page limiter lets it, and when
-// it is not, its span is still recorded so that keepFailures can keep it if
-// it fails; anything else (a change, or work started in the background) is
-// kept.
-type entrySampler struct{ pages *pageLimiter }
+// idGenerator makes random ids, but for a span given its ids in advance
+// (keepFailure): the ones an untraced request already passed on.
+type idGenerator struct{}
 
-type readKey struct{}
+type fixedIDs struct{}
 
-func (s entrySampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	res := sdktrace.AlwaysSample().ShouldSample(p)
-	if read, _ := p.ParentContext.Value(readKey{}).(bool); read && !s.pages.allow() {
-		res.Decision = sdktrace.RecordOnly
+func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if sc, ok := ctx.Value(fixedIDs{}).(trace.SpanContext); ok {
+		return sc.TraceID(), sc.SpanID()
 	}
-	return res
+	sc := newTraceContext()
+	return sc.TraceID(), sc.SpanID()
 }
 
-func (s entrySampler) Description() string { return "bazaar entry: changes, failures and some reads" }
-
-// keepFailures exports sampled spans, and the recorded ones that failed (a
-// page view that was not sampled but answered 5xx): a failure is never
-// lost to sampling, at least its entry span with the route and status.
-type keepFailures struct{ sdktrace.SpanProcessor }
-
-func (k keepFailures) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
-		if s.Status().Code != codes.Error {
-			return
-		}
-		s = keptSpan{s}
-	}
-	k.SpanProcessor.OnEnd(s)
-}
-
-// keptSpan is a failed span that sampling passed over, marked sampled so
-// that the exporter takes it.
-type keptSpan struct{ sdktrace.ReadOnlySpan }
-
-func (s keptSpan) SpanContext() trace.SpanContext {
-	sc := s.ReadOnlySpan.SpanContext()
-	return sc.WithTraceFlags(sc.TraceFlags().WithSampled(true))
+func (idGenerator) NewSpanID(context.Context, trace.TraceID) (id trace.SpanID) {
+	binary.NativeEndian.PutUint64(id[:], rand.Uint64()|1)
+	return id
 }
 
 // Handler joins the trace of each request (the traceparent its sidecar
@@ -215,28 +197,49 @@ func Handler(h http.Handler) http.Handler {
 // Edge is Handler for the shop's entry point, the gateway: a request from
 // outside starts a new trace (a traceparent it brings is only linked, so
 // clients cannot choose trace ids or join others' traces), and the
-// sampling decision for the whole request is made here.
+// sampling decision for the whole request is made here: a change is traced,
+// a read if the page limiter lets it. Any other request only carries a fresh
+// trace context on, unsampled, and costs no span unless it fails.
 func Edge(h http.Handler) http.Handler {
 	measured := measure(h)
 	traced := otelhttp.NewHandler(measured, "http.server", otelhttp.WithSpanNameFormatter(spanName), otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
 	return edge{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !tracing {
-			measured.ServeHTTP(w, r.WithContext(trace.ContextWithSpanContext(r.Context(), newTraceContext())))
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if tracing && (!read || pages.allow()) {
+			traced.ServeHTTP(w, r)
 			return
 		}
-		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		traced.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), readKey{}, read)))
+		sc, start := newTraceContext(), time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		measured.ServeHTTP(rec, r.WithContext(trace.ContextWithSpanContext(r.Context(), sc)))
+		if tracing && rec.status >= 500 {
+			keepFailure(r, sc, start, rec.status)
+		}
 	})}
+}
+
+// keepFailure exports the entry span of a request that was not sampled and
+// failed, after the fact, with the ids it passed on: a failure is never lost
+// to sampling, and its log lines in every app carry that trace id.
+func keepFailure(r *http.Request, sc trace.SpanContext, start time.Time, status int) {
+	ctx := context.WithValue(context.Background(), fixedIDs{}, sc)
+	_, span := Tracer().Start(ctx, spanName("", r), trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start),
+		trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path),
+			semconv.HTTPRoute(route(r)), semconv.HTTPResponseStatusCode(status)))
+	span.SetStatus(codes.Error, http.StatusText(status))
+	span.End()
 }
 
 type edge struct{ http.Handler }
 
 // newTraceContext is a fresh, unsampled trace context: what an untraced
 // request carries so that every log line of it, in every app, has one id.
+// Trace ids need to be unique, not secret (math/rand/v2 is ChaCha8).
 func newTraceContext() trace.SpanContext {
 	var c trace.SpanContextConfig
-	_, _ = rand.Read(c.TraceID[:])
-	_, _ = rand.Read(c.SpanID[:])
+	binary.NativeEndian.PutUint64(c.TraceID[:8], rand.Uint64())
+	binary.NativeEndian.PutUint64(c.TraceID[8:], rand.Uint64()|1)
+	binary.NativeEndian.PutUint64(c.SpanID[:], rand.Uint64()|1)
 	return trace.NewSpanContext(c)
 }
 
