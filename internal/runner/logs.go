@@ -45,6 +45,10 @@ var noise = regexp.MustCompile(strings.Join([]string{
 	`Marking prefixes as undeliverable for one caller`,
 	`application version: git-commit=|ui assets not embedded in the binary`, // Jaeger, built without its web UI
 	`smtp binding warn: User and password are empty`,                        // Mailpit on loopback takes mail without a login
+	// Spans sent while Jaeger is not there (still being built on a first
+	// run, or restarting): dropped, as spans may be; the runner reports
+	// Jaeger's own troubles.
+	`traces export: .*connection refused`,
 	// What a stop says: each process hears that its own context ended or
 	// that a peer went away (a sidecar's stream to placement, placement's
 	// streams to the sidecars, the scheduler's leadership, the workflow

@@ -97,3 +97,22 @@ func replay(mux *logMux, lines map[string][]string) {
 		}
 	}
 }
+
+// TestSpansWithoutJaegerAreQuiet: while Jaeger is being built (a first run)
+// every sidecar and app says so every few seconds; the terminal is spared,
+// the log files keep it.
+func TestSpansWithoutJaegerAreQuiet(t *testing.T) {
+	var term bytes.Buffer
+	dir := t.TempDir()
+	mux := newLogMux(&term, false, false, dir)
+	for name, line := range map[string]string{
+		"identity-dapr": `2026/12/06 09:52:58 traces export: Post "http://127.0.0.1:4318/v1/traces": dial tcp 127.0.0.1:4318: connect: connection refused`,
+		"identity":      `{"time":"2026-12-06T09:53:04Z","level":"INFO","msg":"traces export: Post \"http://127.0.0.1:4318/v1/traces\": dial tcp 127.0.0.1:4318: connect: connection refused","service":"identity"}`,
+	} {
+		fmt.Fprintln(mux.writer(name), line)
+	}
+	assert.Empty(t, term.String())
+	kept, err := os.ReadFile(filepath.Join(dir, "identity-dapr.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(kept), "traces export")
+}

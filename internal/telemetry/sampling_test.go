@@ -2,6 +2,8 @@ package telemetry
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -158,4 +160,19 @@ func TestPagesPerSecondSetting(t *testing.T) {
 		_, err := pagesPerSecond(bad)
 		assert.ErrorContains(t, err, "TRACE_PAGES_PER_SECOND", bad)
 	}
+}
+
+func TestExportErrorsAreLoggedOnceAMinute(t *testing.T) {
+	var out syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&out, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	e := &exportErrors{}
+	for range 100 {
+		e.Handle(errors.New("traces export: connection refused"))
+	}
+	assert.Equal(t, 1, strings.Count(out.String(), "connection refused"), out.String())
+	e.last.Store(time.Now().Add(-2 * time.Minute).UnixNano())
+	e.Handle(errors.New("traces export: connection refused"))
+	assert.Contains(t, out.String(), `"more_since_last":99`)
 }

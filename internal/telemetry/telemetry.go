@@ -85,6 +85,7 @@ func Setup(ctx context.Context, service string, getenv func(string) string) (shu
 	}
 	provider := newProvider(service, exporter)
 	otel.SetTracerProvider(provider)
+	otel.SetErrorHandler(&exportErrors{})
 	pages, tracing = newPageLimiter(perSecond, time.Now), true
 	return provider.Shutdown, nil
 }
@@ -103,6 +104,23 @@ func newProvider(service string, exporter sdktrace.SpanExporter) *sdktrace.Trace
 		// tells the app's spans from its sidecar's.
 		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service), Component)),
 	)
+}
+
+// exportErrors logs what the tracing SDK could not do (spans it could not
+// send: the backend is away, or not built yet on a first run) at most once
+// a minute, with how many more there were: it must not fill the log.
+type exportErrors struct {
+	last   atomic.Int64 // when the last one was logged, in ns
+	hushed atomic.Int64 // since then
+}
+
+func (e *exportErrors) Handle(err error) {
+	now, last := time.Now().UnixNano(), e.last.Load()
+	if now-last < int64(time.Minute) || !e.last.CompareAndSwap(last, now) {
+		e.hushed.Add(1)
+		return
+	}
+	slog.Warn("tracing", "err", err, "more_since_last", e.hushed.Swap(0))
 }
 
 // DefaultPagesPerSecond is how many page views (and other reads) a second
