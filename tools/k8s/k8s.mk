@@ -80,3 +80,78 @@ K8S_CONTAINERD_BUILD := -tags "urfave_cli_no_docs no_btrfs" \
   github.com/containerd/containerd/v2/cmd/ctr
 $(K8S_BIN)/containerd: tools/k8s/containerd/go.mod tools/k8s/containerd/go.sum
 	$(call k8s_build,containerd containerd-shim-runc-v2 ctr,tools/k8s/containerd,$(K8S_CONTAINERD_BUILD))
+
+# k8s-e2e: Bazaar on a real one-node cluster (issue 21; tools/k8s/test/e2e,
+# tools/k8s/node/NOTES.md). The node: the control plane, the kubelet,
+# kube-proxy, kubectl and containerd (k8s-tools, k8s-node-tools), Debian's
+# runc and CNI plugins; CoreDNS and Dapr's control plane run as pods from
+# images written here without a registry (k8s-node-images); the apps' images
+# are ko's bin/images. Not part of `make test`: it needs root and takes the
+# machine's 2 cores for a few minutes.
+.PHONY: k8s-node-images k8s-e2e k8s-node-deps
+
+K8S_IMAGES := $(K8S_BIN)/images
+K8S_IMAGE_TOOLS := $(K8S_BIN)/image-tools
+K8S_E2E_FLAGS ?= -count=1 -timeout 30m -v
+# The Dapr binaries of `make dapr` and of k8s-tools are built with cgo: their
+# images carry the host's C library and loader, and the user 65532 that the
+# chart's runAsNonRoot needs.
+K8S_DAPR_IMAGES := daprd placement sentry scheduler injector operator
+K8S_IMAGE_LIBS := /lib/x86_64-linux-gnu/libc.so.6:lib/x86_64-linux-gnu/libc.so.6 \
+  /lib64/ld-linux-x86-64.so.2:lib64/ld-linux-x86-64.so.2 \
+  $(K8S_IMAGE_TOOLS)/passwd:etc/passwd /etc/ssl/certs/ca-certificates.crt:etc/ssl/certs/ca-certificates.crt
+
+## k8s-node-images: images for the real node (pause, CoreDNS, Dapr's control plane and daprd) into bin/k8s/images
+k8s-node-images: $(K8S_IMAGES)/pause.tar $(K8S_IMAGES)/coredns.tar $(foreach b,$(K8S_DAPR_IMAGES),$(K8S_IMAGES)/dapr-$(b).tar)
+
+# imgtool writes docker-archive tarballs for `ctr images import`; pause is the
+# pod sandbox (tools/k8s/node/images). go build skips what is up to date.
+$(K8S_IMAGE_TOOLS)/imgtool $(K8S_IMAGE_TOOLS)/pause &: tools/k8s/node/images/go.mod tools/k8s/node/images/go.sum \
+  tools/k8s/node/images/imgtool/main.go tools/k8s/node/images/pause/main.go
+	@mkdir -p $(K8S_IMAGE_TOOLS)
+	cd tools/k8s/node/images && CGO_ENABLED=0 nice go build -o $(CURDIR)/$(K8S_IMAGE_TOOLS)/ ./imgtool ./pause
+	@printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >$(K8S_IMAGE_TOOLS)/passwd
+
+# containerd 2.4 pins this sandbox image; the node imports its own under that name.
+$(K8S_IMAGES)/pause.tar: $(K8S_IMAGE_TOOLS)/pause | $(K8S_IMAGE_TOOLS)/imgtool
+	@mkdir -p $(K8S_IMAGES)
+	$(K8S_IMAGE_TOOLS)/imgtool bin $< registry.k8s.io/pause:3.10.2 $@
+
+$(K8S_IMAGES)/coredns.tar: $(K8S_BIN)/coredns | $(K8S_IMAGE_TOOLS)/imgtool
+	@mkdir -p $(K8S_IMAGES)
+	$(K8S_IMAGE_TOOLS)/imgtool bin $< bazaar.local/coredns:1.13.1 $@
+
+# dapr-<name>.tar is bazaar.local/dapr/<name>:$(DAPR_VERSION), the name Dapr's
+# chart gives it with global.registry=bazaar.local/dapr.
+define k8s_dapr_image
+$(K8S_IMAGES)/dapr-$(1).tar: $(2) | $(K8S_IMAGE_TOOLS)/imgtool
+	@mkdir -p $(K8S_IMAGES)
+	IMG_USER=65532:65532 nice $(K8S_IMAGE_TOOLS)/imgtool files bazaar.local/dapr/$(1):$(DAPR_VERSION) $$@ /$(1) $(3):$(1) $(K8S_IMAGE_LIBS)
+endef
+$(foreach b,daprd placement sentry scheduler,$(eval $(call k8s_dapr_image,$(b),bin/.built-$(DAPR_VERSION),bin/$(b))))
+$(foreach b,injector operator,$(eval $(call k8s_dapr_image,$(b),$(K8S_BIN)/$(b),$(K8S_BIN)/$(b))))
+
+# CoreDNS v1.13.1, static, in its own module (it pins client-go v0.34.1).
+$(K8S_BIN)/coredns: export CGO_ENABLED := 0
+$(K8S_BIN)/coredns: tools/k8s/coredns/go.mod tools/k8s/coredns/go.sum
+	$(call k8s_build,CoreDNS,tools/k8s/coredns,-ldflags "-s -w" -o $(CURDIR)/$@ github.com/coredns/coredns)
+
+# Dapr's operator, from a copy of dapr/runtime's requirements (its go.sum
+# lacks what cmd/operator needs); its packages are mostly the injector's.
+K8S_OPERATOR_BUILD := -tags stablecomponents -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
+  -o $(CURDIR)/$(K8S_BIN)/operator github.com/dapr/dapr/cmd/operator
+$(K8S_BIN)/operator: tools/k8s/dapr-operator/go.mod tools/k8s/dapr-operator/go.sum
+	$(call k8s_build,the Dapr operator,tools/k8s/dapr-operator,$(K8S_OPERATOR_BUILD))
+
+# Debian's runc and CNI plugins (bridge, host-local, loopback).
+k8s-node-deps:
+	@missing=""; [ -x /usr/sbin/runc ] || missing="$$missing runc"; \
+	[ -x /usr/lib/cni/bridge ] || missing="$$missing containernetworking-plugins"; \
+	if [ -n "$$missing" ]; then echo "Installing$$missing from Debian's packages."; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+
+## k8s-e2e: Bazaar on a real one-node cluster built here: pods 2/2 with Dapr's sidecars, a checkout paid (needs root)
+k8s-e2e: k8s-tools k8s-node-tools k8s-node-images k8s-node-deps images bin/mailpit
+	cd tools/k8s/test && BAZAAR_K8S_BIN=$(CURDIR)/$(K8S_BIN) BAZAAR_K8S_IMAGES=$(CURDIR)/$(K8S_IMAGES) \
+	  BAZAAR_DAPR_CHART=$$(go env GOMODCACHE)/github.com/dapr/dapr@v$(DAPR_VERSION)/charts/dapr \
+	  go test $(K8S_E2E_FLAGS) ./e2e
