@@ -35,8 +35,8 @@ run-dapr: dapr tools
 	@go build -o bin/bazaar ./cmd/bazaar
 	exec bin/bazaar run -dapr-cli bin/dapr $(if $(PROFILE),-profile $(PROFILE))
 
-## test: generated code, formatting, vet, unit and integration tests (both profiles)
-test: dapr tools deps check images-test k8s-test
+## test: generated code, formatting, vet, unit and integration tests (both profiles), the manifests on a control plane (k8s-test) and the shop on a real one-node cluster (k8s-e2e, as root)
+test: dapr tools deps check images-test k8s-test k8s-e2e
 	go test $(GO_TEST_FLAGS) ./...
 
 ## bench: the measured figures in docs/benchmarks.md, then each beside its goal (cmd/benchsummary; PROFILES=dir also keeps CPU profiles of every app and sidecar under the main loads)

@@ -86,8 +86,8 @@ $(K8S_BIN)/containerd: tools/k8s/containerd/go.mod tools/k8s/containerd/go.sum
 # kube-proxy, kubectl and containerd (k8s-tools, k8s-node-tools), Debian's
 # runc and CNI plugins; CoreDNS and Dapr's control plane run as pods from
 # images written here without a registry (k8s-node-images); the apps' images
-# are ko's bin/images. Not part of `make test`: it needs root and takes the
-# machine's 2 cores for a few minutes.
+# are ko's bin/images. Part of `make test`; it needs root (a bridge, iptables,
+# containers) and takes the machine's 2 cores for about two minutes.
 .PHONY: k8s-node-images k8s-e2e k8s-node-deps
 
 K8S_IMAGES := $(K8S_BIN)/images
