@@ -40,7 +40,7 @@ test: dapr tools deps check images-test k8s-test k8s-e2e
 	go test $(GO_TEST_FLAGS) ./...
 
 ## bench: the measured figures in docs/benchmarks.md, then each beside its goal (cmd/benchsummary; PROFILES=dir also keeps CPU profiles of every app and sidecar under the main loads)
-bench: dapr deps
+bench: dapr tools deps
 	$(if $(PROFILES),BAZAAR_PROFILES=$(abspath $(PROFILES))) go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee bench.out
 	@echo; go run ./cmd/benchsummary bench.out
 
