@@ -71,7 +71,7 @@ func (o Ordering) Await(ctx context.Context, v Viewer, id, seen string, wait tim
 	ctx, cancel := context.WithTimeout(ctx, min(wait, MaxWait))
 	defer cancel()
 	for {
-		var changed <-chan struct{} = make(chan struct{})
+		var changed <-chan struct{} // nil: only the re-read wakes it
 		done := func() {}
 		if o.changes != nil {
 			// Watch before reading: a write between the two is not missed.

@@ -1,17 +1,8 @@
 package test
 
 import (
-	"bufio"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // serviceCIDR is on loopback so that the API server, which reaches a webhook
@@ -40,9 +33,7 @@ type cluster struct {
 	dir        string
 	bin        string
 	server     string // https://127.0.0.1:port of kube-apiserver
-	caPEM      []byte
-	ca         *x509.Certificate
-	caKey      crypto.Signer
+	ca         *kit.CA
 	admin      string // kubeconfig of system:masters
 	restConfig *rest.Config
 	client     kubernetes.Interface
@@ -61,7 +52,7 @@ type cluster struct {
 func startCluster(t *testing.T, bin string) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), bin: bin}
 	c.dumpLogsOnFailure()
-	c.newCA()
+	c.ca = kit.NewCA(t, c.dir, "k8s-test-ca")
 
 	// etcd
 	etcdPort, peerPort := freePort(t), freePort(t)
@@ -74,7 +65,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 		"--initial-cluster=k8s-test="+peerURL,
 		"--unsafe-no-fsync", // a throwaway store: durability only costs time here
 		"--log-level=warn")
-	waitFor(t, time.Minute, "etcd healthy", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, "etcd healthy", func() (bool, error) {
 		resp, err := http.Get(etcdURL + "/health")
 		if err != nil {
 			return false, nil
@@ -86,10 +77,10 @@ func startCluster(t *testing.T, bin string) *cluster {
 	// kube-apiserver
 	apiPort := freePort(t)
 	c.server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-	certFile, keyFile := c.issue("apiserver", "kube-apiserver", nil,
+	certFile, keyFile := c.ca.Issue("apiserver", "kube-apiserver", nil,
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.77.0.1")}, true)
-	saKey := c.writeKey("service-account", mustKey(t))
+	saKey := c.ca.WriteKey("service-account", kit.MustKey(t))
 	caFile := filepath.Join(c.dir, "ca.crt")
 	c.start("kube-apiserver", nil,
 		"--etcd-servers="+etcdURL,
@@ -114,7 +105,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 	cfg.QPS, cfg.Burst = 200, 400
 	c.restConfig = cfg
 	c.client = kubernetes.NewForConfigOrDie(cfg)
-	waitFor(t, 2*time.Minute, "kube-apiserver ready", func() (bool, error) {
+	kit.WaitFor(t, 2*time.Minute, "kube-apiserver ready", func() (bool, error) {
 		_, err := c.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
 		return err == nil, nil
 	})
@@ -158,7 +149,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 	if _, err := c.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "kwok node Ready", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, "kwok node Ready", func() (bool, error) {
 		n, err := c.client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -223,7 +214,7 @@ func (c *cluster) start(name string, env []string, args ...string) {
 func (c *cluster) running(name string) error {
 	select {
 	case <-c.exited[name]:
-		return fmt.Errorf("%s has exited:\n%s", name, tail(filepath.Join(c.dir, name+".log"), 5))
+		return fmt.Errorf("%s has exited:\n%s", name, kit.Tail(filepath.Join(c.dir, name+".log"), 5))
 	default:
 		return nil
 	}
@@ -269,153 +260,13 @@ func (c *cluster) printLogs() {
 	c.printed = true
 	logs, _ := filepath.Glob(filepath.Join(c.dir, "*.log"))
 	for _, l := range logs {
-		if lines := tail(l, 4); lines != "" {
+		if lines := kit.Tail(l, 4); lines != "" {
 			c.t.Logf("--- %s, last warnings and errors:\n%s", filepath.Base(l), lines)
 		}
 	}
 }
 
 // tail returns the last n lines of a log that are not informational.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if informational(line) {
-			continue
-		}
-		if len(line) > 300 {
-			line = line[:300] + "…"
-		}
-		lines = append(lines, line)
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-// informational tells the info lines of klog, etcd, kwok and Dapr apart.
-func informational(line string) bool {
-	for _, info := range []string{`"level":"info"`, `"level":"INFO"`, "level=info", `"level":"warn"`} {
-		if strings.Contains(line, info) {
-			return true
-		}
-	}
-	return strings.HasPrefix(line, "I") && len(line) > 5 && line[1] >= '0' && line[1] <= '9'
-}
-
-// newCA makes the cluster's CA, which signs the API server's certificate and
-// the admin's client certificate.
-func (c *cluster) newCA() {
-	key := mustKey(c.t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "k8s-test-ca"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.ca, _ = x509.ParseCertificate(der)
-	c.caKey = key
-	c.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	writeFile(c.t, filepath.Join(c.dir, "ca.crt"), c.caPEM)
-	c.writeKey("ca", key)
-}
-
-// issue writes a certificate signed by the cluster's CA and its key.
-func (c *cluster) issue(name, cn string, orgs, dns []string, ips []net.IP, server bool) (certFile, keyFile string) {
-	key := mustKey(c.t)
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn, Organization: orgs},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		DNSNames:     dns,
-		IPAddresses:  ips,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ca, key.Public(), c.caKey)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	certFile = filepath.Join(c.dir, name+".crt")
-	writeFile(c.t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	return certFile, c.writeKey(name, key)
-}
-
-func (c *cluster) writeKey(name string, key *ecdsa.PrivateKey) string {
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	path := filepath.Join(c.dir, name+".key")
-	writeFile(c.t, path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
-	return path
-}
-
-// kubeconfig writes a kubeconfig with a client certificate for user.
-func (c *cluster) kubeconfig(name, user string, groups []string) string {
-	certFile, keyFile := c.issue(name+"-client", user, groups, nil, nil, false)
-	return c.writeKubeconfig(name, fmt.Sprintf("    client-certificate: %s\n    client-key: %s\n", certFile, keyFile))
-}
-
-// tokenKubeconfig writes a kubeconfig that authenticates with token.
-func (c *cluster) tokenKubeconfig(name, token string) string {
-	return c.writeKubeconfig(name, fmt.Sprintf("    token: %s\n", token))
-}
-
-func (c *cluster) writeKubeconfig(name, userFields string) string {
-	path := filepath.Join(c.dir, name+".kubeconfig")
-	writeFile(c.t, path, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: k8s-test
-  cluster:
-    server: %s
-    certificate-authority: %s
-users:
-- name: %s
-  user:
-%scontexts:
-- name: k8s-test
-  context: {cluster: k8s-test, user: %s}
-current-context: k8s-test
-`, c.server, filepath.Join(c.dir, "ca.crt"), name, userFields, name)))
-	return path
-}
-
-func mustKey(t *testing.T) *ecdsa.PrivateKey {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func writeFile(t *testing.T, path string, data []byte) {
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -426,33 +277,13 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitFor polls cond every 250 ms until it holds, fails or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		if err != nil {
-			lastErr = err
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
 // waitHealthy polls the health endpoint of process name, failing at once if
 // it exits.
 func (c *cluster) waitHealthy(name, url string) {
 	t := c.t
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	waitFor(t, time.Minute, name+" healthy", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, name+" healthy", func() (bool, error) {
 		if err := c.running(name); err != nil {
 			t.Fatal(err)
 		}
@@ -466,4 +297,14 @@ func (c *cluster) waitHealthy(name, url string) {
 		}
 		return true, nil
 	})
+}
+
+// kubeconfig writes a kubeconfig with a client certificate for user.
+func (c *cluster) kubeconfig(name, user string, groups []string) string {
+	return c.ca.ClientKubeconfig(filepath.Join(c.dir, name+".kubeconfig"), "k8s-test", c.server, user, groups)
+}
+
+// tokenKubeconfig writes a kubeconfig that authenticates with token.
+func (c *cluster) tokenKubeconfig(name, token string) string {
+	return c.ca.Kubeconfig(filepath.Join(c.dir, name+".kubeconfig"), "k8s-test", c.server, name, fmt.Sprintf("    token: %s\n", token))
 }

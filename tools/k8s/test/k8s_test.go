@@ -33,6 +33,8 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 const (
@@ -198,7 +200,7 @@ func checkSchemasReject(t *testing.T, a *applier) {
 func waitCRDsEstablished(t *testing.T, c *cluster, crds []*unstructured.Unstructured) {
 	client := apiextensions.NewForConfigOrDie(c.restConfig)
 	for _, o := range crds {
-		waitFor(t, time.Minute, "CRD "+o.GetName()+" Established", func() (bool, error) {
+		kit.WaitFor(t, time.Minute, "CRD "+o.GetName()+" Established", func() (bool, error) {
 			crd, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(context.Background(), o.GetName(), metav1.GetOptions{})
 			if err != nil {
 				return false, err
@@ -217,7 +219,7 @@ func waitCRDsEstablished(t *testing.T, c *cluster, crds []*unstructured.Unstruct
 // all its replicas ready.
 func waitWorkloadsReady(t *testing.T, c *cluster, ns string) {
 	ctx := context.Background()
-	waitFor(t, 3*time.Minute, "workloads in "+ns+" ready", func() (bool, error) {
+	kit.WaitFor(t, 3*time.Minute, "workloads in "+ns+" ready", func() (bool, error) {
 		deps, err := c.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
@@ -274,7 +276,7 @@ func startInjector(t *testing.T, c *cluster, chart []*unstructured.Unstructured)
 	ctx := context.Background()
 	// Sentry has written its root certificate for the workloads by now.
 	var anchors string
-	waitFor(t, time.Minute, "Sentry's trust anchors", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, "Sentry's trust anchors", func() (bool, error) {
 		cm, err := c.client.CoreV1().ConfigMaps(daprNamespace).Get(ctx, "dapr-trust-bundle", metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -284,7 +286,7 @@ func startInjector(t *testing.T, c *cluster, chart []*unstructured.Unstructured)
 	})
 	c.daprTrustAnchors = anchors
 	anchorsFile := filepath.Join(c.dir, "dapr-ca.crt")
-	writeFile(t, anchorsFile, []byte(anchors))
+	kit.WriteFile(t, anchorsFile, []byte(anchors))
 
 	// Sentry only signs for a pod that exists, with the injector's service
 	// account and control-plane annotation: the chart's (simulated) pod.
@@ -294,7 +296,7 @@ func startInjector(t *testing.T, c *cluster, chart []*unstructured.Unstructured)
 	}
 	pod := pods.Items[0]
 	sentryToken := filepath.Join(c.dir, "injector-sentry.token")
-	writeFile(t, sentryToken, []byte(serviceAccountToken(t, c, "dapr-injector", []string{sentryAudience}, pod.Name)))
+	kit.WriteFile(t, sentryToken, []byte(serviceAccountToken(t, c, "dapr-injector", []string{sentryAudience}, pod.Name)))
 	kubeconfig := c.tokenKubeconfig("dapr-injector", serviceAccountToken(t, c, "dapr-injector", nil, ""))
 
 	svc, err := c.client.CoreV1().Services(daprNamespace).Get(ctx, "dapr-sidecar-injector", metav1.GetOptions{})
@@ -319,7 +321,7 @@ func startInjector(t *testing.T, c *cluster, chart []*unstructured.Unstructured)
 		"--healthz-listen-address=127.0.0.1", fmt.Sprintf("--healthz-port=%d", healthz),
 		"--enable-metrics=false")
 	c.waitHealthy("injector", fmt.Sprintf("http://127.0.0.1:%d/healthz", healthz))
-	waitFor(t, time.Minute, "webhook caBundle set by the injector", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, "webhook caBundle set by the injector", func() (bool, error) {
 		wh, err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "dapr-sidecar-injector", metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -409,7 +411,7 @@ func expectedReplicas(t *testing.T, objs []*unstructured.Unstructured) map[types
 
 func waitDeploymentsAvailable(t *testing.T, c *cluster, want map[types.NamespacedName]int32) {
 	ctx := context.Background()
-	waitFor(t, 4*time.Minute, "every Deployment Available", func() (bool, error) {
+	kit.WaitFor(t, 4*time.Minute, "every Deployment Available", func() (bool, error) {
 		var notYet []string
 		for key, n := range want {
 			d, err := c.client.AppsV1().Deployments(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})

@@ -11,6 +11,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 const (
@@ -57,7 +59,7 @@ func (n *Node) InstallDapr(chartDir string) {
 		t.Fatalf("render Dapr's chart: %v", err)
 	}
 	rendered := filepath.Join(n.Dir, "dapr-chart.yaml")
-	writeFile(t, rendered, []byte(rel.Manifest))
+	kit.WriteFile(t, rendered, []byte(rel.Manifest))
 
 	n.MustKubectl("apply", "--server-side", "-f", filepath.Join(chartDir, "crds"))
 	n.MustKubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -72,7 +74,7 @@ func (n *Node) InstallDapr(chartDir string) {
 func (n *Node) WaitWorkloadsReady(ns string, timeout time.Duration) {
 	n.t.Helper()
 	ctx := context.Background()
-	waitFor(n.t, timeout, "workloads in "+ns+" ready", func() (bool, error) {
+	kit.WaitFor(n.t, timeout, "workloads in "+ns+" ready", func() (bool, error) {
 		deps, err := n.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err

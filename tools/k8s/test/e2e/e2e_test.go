@@ -20,6 +20,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // apps are Bazaar's services, each an image in bin/images.
@@ -290,7 +292,7 @@ func orderingPodDeleted(t *testing.T, n *Node, shop *shopClient, sku string) {
 	out := n.MustKubectl("-n", "bazaar", "delete", "pod", "-l", "app.kubernetes.io/name=ordering", "--wait=false")
 	t.Logf("%d checkouts accepted (in ordering's 10 s grace period); %s", buyers, strings.TrimSpace(out))
 	var replacement string
-	waitFor(t, 3*time.Minute, "the old ordering pod gone and a new one 2/2", func() (bool, error) {
+	kit.WaitFor(t, 3*time.Minute, "the old ordering pod gone and a new one 2/2", func() (bool, error) {
 		pods, err := n.Client.CoreV1().Pods("bazaar").List(ctx, selector)
 		if err != nil {
 			return false, err

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // hostState is what the host looked like before the node: teardown puts it
@@ -454,7 +456,7 @@ func (n *Node) leftovers() []string {
 // the logs (and the pods') to logsOut.
 func (n *Node) dumpLogs() {
 	for _, p := range n.procs {
-		if lines := tail(p.log.Name(), 5); lines != "" {
+		if lines := kit.Tail(p.log.Name(), 5); lines != "" {
 			n.t.Logf("--- %s, last warnings and errors:\n%s", p.name, lines)
 		}
 	}

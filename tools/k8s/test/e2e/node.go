@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // The node's fixed addresses. Everything listens on 127.0.0.1 except on the
@@ -70,7 +72,7 @@ type Node struct {
 	procs    []*proc
 	byName   map[string]*proc
 	baseline *hostState
-	pki      *pki
+	pki      *kit.CA
 	// extraPorts are more ports the node's teardown checks nothing listens on.
 	extraPorts []int
 }
@@ -94,7 +96,7 @@ func StartNode(t testing.TB, o Options) *Node {
 	n.baseline = recordHost()
 	t.Cleanup(n.teardown)
 
-	n.pki = newPKI(t, filepath.Join(n.Dir, "pki"))
+	n.pki = kit.NewCA(t, filepath.Join(n.Dir, "pki"), "bazaar-e2e-ca")
 	n.makeBridge()
 	n.startControlPlane()
 	t.Logf("control plane up in %s", since(begin))
@@ -192,15 +194,15 @@ func (n *Node) startControlPlane() {
 
 	n.Server = fmt.Sprintf("https://%s:%d", BridgeIP, apiPort)
 	p := n.pki
-	certFile, keyFile := p.issue("apiserver", "kube-apiserver", nil,
+	certFile, keyFile := p.Issue("apiserver", "kube-apiserver", nil,
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(BridgeIP), net.ParseIP("10.96.0.1")}, true)
-	kubeletClientCert, kubeletClientKey := p.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, false)
-	saKey := p.writeKey("service-account", mustKey(t))
+	kubeletClientCert, kubeletClientKey := p.Issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil, false)
+	saKey := p.WriteKey("service-account", kit.MustKey(t))
 	n.run("kube-apiserver", nil,
 		"--etcd-servers="+etcdURL,
 		"--bind-address="+BridgeIP, "--advertise-address="+BridgeIP, fmt.Sprintf("--secure-port=%d", apiPort),
-		"--tls-cert-file="+certFile, "--tls-private-key-file="+keyFile, "--client-ca-file="+p.caFile(),
+		"--tls-cert-file="+certFile, "--tls-private-key-file="+keyFile, "--client-ca-file="+p.File(),
 		"--kubelet-client-certificate="+kubeletClientCert, "--kubelet-client-key="+kubeletClientKey,
 		"--kubelet-preferred-address-types=InternalIP",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -208,7 +210,7 @@ func (n *Node) startControlPlane() {
 		"--service-cluster-ip-range="+ServiceCIDR,
 		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
 		"--profiling=false")
-	n.Kubeconfig = p.kubeconfig(n.Server, "admin", "admin", []string{"system:masters"})
+	n.Kubeconfig = n.kubeconfig("admin", "admin", []string{"system:masters"})
 	cfg, err := clientcmd.BuildConfigFromFlags("", n.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +218,7 @@ func (n *Node) startControlPlane() {
 	cfg.QPS, cfg.Burst = 100, 200
 	n.RestConfig = cfg
 	n.Client = kubernetes.NewForConfigOrDie(cfg)
-	waitFor(t, 2*time.Minute, "kube-apiserver ready", func() (bool, error) {
+	kit.WaitFor(t, 2*time.Minute, "kube-apiserver ready", func() (bool, error) {
 		if err := n.byName["kube-apiserver"].exited(); err != nil {
 			t.Fatal(err)
 		}
@@ -224,20 +226,20 @@ func (n *Node) startControlPlane() {
 		return err == nil, err
 	})
 
-	kcm := p.kubeconfig(n.Server, "kube-controller-manager", "system:kube-controller-manager", nil)
+	kcm := n.kubeconfig("kube-controller-manager", "system:kube-controller-manager", nil)
 	n.run("kube-controller-manager", nil,
 		"--kubeconfig="+kcm, "--authentication-kubeconfig="+kcm, "--authorization-kubeconfig="+kcm,
 		"--authentication-skip-lookup=true",
 		"--bind-address=127.0.0.1", "--secure-port=10257",
 		"--leader-elect=false", "--use-service-account-credentials=true",
-		"--root-ca-file="+p.caFile(), "--service-account-private-key-file="+saKey,
+		"--root-ca-file="+p.File(), "--service-account-private-key-file="+saKey,
 		"--service-cluster-ip-range="+ServiceCIDR, "--profiling=false")
-	sched := p.kubeconfig(n.Server, "kube-scheduler", "system:kube-scheduler", nil)
+	sched := n.kubeconfig("kube-scheduler", "system:kube-scheduler", nil)
 	n.run("kube-scheduler", nil,
 		"--kubeconfig="+sched, "--authentication-kubeconfig="+sched, "--authorization-kubeconfig="+sched,
 		"--authentication-skip-lookup=true",
 		"--bind-address=127.0.0.1", "--secure-port=10259", "--leader-elect=false", "--profiling=false")
-	waitFor(t, time.Minute, "the default ServiceAccount", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, "the default ServiceAccount", func() (bool, error) {
 		_, err := n.Client.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
 		return err == nil, err
 	})
@@ -252,7 +254,7 @@ func (n *Node) run(name string, env []string, args ...string) {
 func (n *Node) waitHTTP(name, url string) {
 	n.t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	waitFor(n.t, 2*time.Minute, name+" healthy", func() (bool, error) {
+	kit.WaitFor(n.t, 2*time.Minute, name+" healthy", func() (bool, error) {
 		if err := n.byName[name].exited(); err != nil {
 			n.t.Fatal(err)
 		}
@@ -324,7 +326,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.zfs", "io.containerd.snapshott
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), n.containerd, n.containerd+".ttrpc",
 		filepath.Join(dir, "opt"), filepath.Join(n.Dir, "s"), SandboxImage, runc, filepath.Join(dir, "runc"),
 		cniBin, filepath.Join(n.Dir, "cni/net.d"))
-	writeFile(t, filepath.Join(dir, "config.toml"), []byte(config))
+	kit.WriteFile(t, filepath.Join(dir, "config.toml"), []byte(config))
 	// No masquerade: the pod network talks to nothing but this host.
 	cni := fmt.Sprintf(`{
   "cniVersion": "1.0.0",
@@ -347,9 +349,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.zfs", "io.containerd.snapshott
   ]
 }
 `, Bridge, filepath.Join(n.Dir, "cni/ipam"), PodCIDR, BridgeIP)
-	writeFile(t, filepath.Join(n.Dir, "cni/net.d/10-bazaar.conflist"), []byte(cni))
+	kit.WriteFile(t, filepath.Join(n.Dir, "cni/net.d/10-bazaar.conflist"), []byte(cni))
 	n.run("containerd", nil, "--config", filepath.Join(dir, "config.toml"), "--log-level", "warn")
-	waitFor(t, 30*time.Second, "containerd", func() (bool, error) {
+	kit.WaitFor(t, 30*time.Second, "containerd", func() (bool, error) {
 		if err := n.byName["containerd"].exited(); err != nil {
 			t.Fatal(err)
 		}
@@ -412,9 +414,9 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "2%%", imagefs.avail
 syncFrequency: 10s
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-`, BridgeIP, n.containerd, n.pki.caFile(), ClusterDNS, filepath.Join(n.Dir, "pod-logs"))
-	writeFile(t, filepath.Join(dir, "config.yaml"), []byte(config))
-	kc := n.pki.kubeconfig(n.Server, "kubelet", "system:node:"+NodeName, []string{"system:nodes"})
+`, BridgeIP, n.containerd, n.pki.File(), ClusterDNS, filepath.Join(n.Dir, "pod-logs"))
+	kit.WriteFile(t, filepath.Join(dir, "config.yaml"), []byte(config))
+	kc := n.kubeconfig("kubelet", "system:node:"+NodeName, []string{"system:nodes"})
 	n.run("kubelet", nil, "--config="+filepath.Join(dir, "config.yaml"), "--kubeconfig="+kc,
 		"--root-dir="+filepath.Join(dir, "root"), "--cert-dir="+filepath.Join(dir, "pki"),
 		"--hostname-override="+NodeName, "--node-ip="+BridgeIP, "-v=1")
@@ -424,7 +426,7 @@ imageGCLowThresholdPercent: 99
 // startProxy starts kube-proxy in iptables mode, NodePorts on 127.0.0.1 only
 // (it sets net.ipv4.conf.all.route_localnet=1 for them; teardown restores it).
 func (n *Node) startProxy() {
-	kc := n.pki.kubeconfig(n.Server, "kube-proxy", "system:kube-proxy", nil)
+	kc := n.kubeconfig("kube-proxy", "system:kube-proxy", nil)
 	config := fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: %s}
@@ -437,13 +439,13 @@ clusterCIDR: %s
 nodePortAddresses: ["127.0.0.1/32"]
 conntrack: {maxPerCore: 0}
 `, kc, NodeName, PodCIDR)
-	writeFile(n.t, filepath.Join(n.Dir, "kube-proxy.yaml"), []byte(config))
+	kit.WriteFile(n.t, filepath.Join(n.Dir, "kube-proxy.yaml"), []byte(config))
 	n.run("kube-proxy", nil, "--config="+filepath.Join(n.Dir, "kube-proxy.yaml"), "-v=1")
 	n.waitHTTP("kube-proxy", "http://127.0.0.1:10256/healthz")
 }
 
 func (n *Node) waitNodeReady() {
-	waitFor(n.t, 2*time.Minute, "node Ready", func() (bool, error) {
+	kit.WaitFor(n.t, 2*time.Minute, "node Ready", func() (bool, error) {
 		if err := n.byName["kubelet"].exited(); err != nil {
 			n.t.Fatal(err)
 		}
@@ -496,3 +498,9 @@ func (n *Node) StartHostProcess(name string, cmd *exec.Cmd) {
 
 // Exited says whether the host process name has ended, with its log's end.
 func (n *Node) Exited(name string) error { return n.byName[name].exited() }
+
+// kubeconfig writes name.kubeconfig for user in groups, with a client
+// certificate from the node's CA.
+func (n *Node) kubeconfig(name, user string, groups []string) string {
+	return n.pki.ClientKubeconfig(filepath.Join(n.Dir, name+".kubeconfig"), "bazaar-e2e", n.Server, user, groups)
+}

@@ -1,15 +1,15 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // proc is a process the node started, in its own process group.
@@ -67,7 +67,7 @@ func cleanEnv() []string {
 func (p *proc) exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s has exited:\n%s", p.name, tail(p.log.Name(), 8))
+		return fmt.Errorf("%s has exited:\n%s", p.name, kit.Tail(p.log.Name(), 8))
 	default:
 		return nil
 	}
@@ -89,62 +89,6 @@ func (p *proc) stop(grace time.Duration) {
 	// Whatever else ran in its group (a child it did not reap).
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	p.log.Close()
-}
-
-// tail returns the last n lines of a log that are not informational.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if informational(line) {
-			continue
-		}
-		if len(line) > 400 {
-			line = line[:400] + "…"
-		}
-		lines = append(lines, line)
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-// informational tells the info lines of klog, etcd, containerd and Dapr apart.
-func informational(line string) bool {
-	for _, info := range []string{`"level":"info"`, `"level":"INFO"`, "level=info", `"level":"warn"`, "level=debug"} {
-		if strings.Contains(line, info) {
-			return true
-		}
-	}
-	return strings.HasPrefix(line, "I") && len(line) > 5 && line[1] >= '0' && line[1] <= '9'
-}
-
-// waitFor polls cond every 250 ms until it holds, fails or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		if err != nil {
-			lastErr = err
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }

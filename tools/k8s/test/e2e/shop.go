@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // HostServices are the shop's servers, on this host, listening on the pod
@@ -56,7 +58,7 @@ func (n *Node) StartHostServices(mailpit string) *HostServices {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "redis.conf")
-	writeFile(t, conf, []byte(fmt.Sprintf("port %d\nbind %s\nprotected-mode yes\ndir %q\nsave \"\"\nappendonly no\ndatabases 16\nrequirepass %q\n",
+	kit.WriteFile(t, conf, []byte(fmt.Sprintf("port %d\nbind %s\nprotected-mode yes\ndir %q\nsave \"\"\nappendonly no\ndatabases 16\nrequirepass %q\n",
 		redisPort, BridgeIP, dir, hs.RedisPassword)))
 	redis, err := server("redis-server")
 	if err != nil {
@@ -87,7 +89,7 @@ func (n *Node) StartHostServices(mailpit string) *HostServices {
 	}
 	_ = os.Chown(pgDir, uid, gid)
 	pwfile := filepath.Join(pgDir, "pw")
-	writeFile(t, pwfile, []byte(hs.PostgresPassword+"\n"))
+	kit.WriteFile(t, pwfile, []byte(hs.PostgresPassword+"\n"))
 	_ = os.Chown(pwfile, uid, gid)
 	cmd := exec.Command(initdb, "-D", data, "-U", "bazaar", "--pwfile", pwfile, "--auth", "scram-sha-256", "-E", "UTF8", "--no-sync")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -122,7 +124,7 @@ func (n *Node) StartHostServices(mailpit string) *HostServices {
 		"postgres": net.JoinHostPort(BridgeIP, strconv.Itoa(postgresPort)),
 		"mailpit":  net.JoinHostPort(BridgeIP, strconv.Itoa(smtpPort)),
 	} {
-		waitFor(t, time.Minute, name+" on "+addr, func() (bool, error) {
+		kit.WaitFor(t, time.Minute, name+" on "+addr, func() (bool, error) {
 			if err := n.Exited(name); err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +141,7 @@ func (n *Node) StartHostServices(mailpit string) *HostServices {
 	if out, err := createdb.CombinedOutput(); err != nil {
 		t.Fatalf("createdb: %v: %s", err, out)
 	}
-	waitFor(t, time.Minute, "Mailpit's API", func() (bool, error) {
+	kit.WaitFor(t, time.Minute, "Mailpit's API", func() (bool, error) {
 		resp, err := http.Get(hs.MailAPI + "/api/v1/info")
 		if err != nil {
 			return false, err
@@ -172,7 +174,7 @@ func (n *Node) DeployShop(root, overlay string, hs *HostServices) {
 			postgresPort, hs.PostgresPassword),
 	} {
 		f := filepath.Join(n.Dir, name+".env")
-		writeFile(t, f, []byte(kv))
+		kit.WriteFile(t, f, []byte(kv))
 		n.MustKubectl("-n", "bazaar", "create", "secret", "generic", name, "--from-env-file="+f)
 		os.Remove(f)
 	}
