@@ -66,8 +66,8 @@ fuzz:
 lighthouse:
 	tools/lighthouse/lighthouse.sh
 
-## tools: build Jaeger (traces, tools/jaeger), Mailpit (e-mail, tools/mailpit) and the Dapr CLI (tools/daprcli) into bin/
-tools: bin/jaeger bin/mailpit bin/dapr
+## tools: build Jaeger (traces, tools/jaeger), Mailpit (e-mail, tools/mailpit), the Dapr CLI (tools/daprcli) and kubectl (tools/k8s) into bin/
+tools: bin/jaeger bin/mailpit bin/dapr bin/kubectl
 
 bin/dapr: tools/daprcli/go.mod tools/daprcli/go.sum
 	@mkdir -p bin

@@ -6,6 +6,7 @@ package runtime
 
 import (
 	_ "github.com/dapr/dapr/cmd/injector"
+	_ "github.com/dapr/dapr/cmd/operator"
 	_ "github.com/dapr/dapr/cmd/placement"
 	_ "github.com/dapr/dapr/cmd/scheduler"
 	_ "github.com/dapr/dapr/cmd/sentry"

@@ -51,26 +51,41 @@ $(K8S_BIN)/.built-control-plane: tools/k8s/go.mod tools/k8s/go.sum
 $(K8S_BIN)/kwok: tools/k8s/kwok/go.mod tools/k8s/kwok/go.sum
 	$(call k8s_build,kwok,tools/k8s/kwok,-o $(CURDIR)/$@ sigs.k8s.io/kwok/cmd/kwok)
 
-# The injector from the module that pins Dapr's runtime, built as daprd is.
-K8S_INJECTOR_BUILD := -tags stablecomponents -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
-  -o $(CURDIR)/$(K8S_BIN)/injector github.com/dapr/dapr/cmd/injector
-$(K8S_BIN)/injector: dapr/runtime/go.mod dapr/runtime/go.sum
-	$(call k8s_build,the Dapr sidecar injector,dapr/runtime,$(K8S_INJECTOR_BUILD))
+# Dapr's sidecar injector and operator, from the module that pins Dapr's
+# runtime, built as daprd is, in one go build (they share most packages).
+K8S_DAPR_CONTROL_BUILD := -tags stablecomponents -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
+  -o $(CURDIR)/$(K8S_BIN)/ github.com/dapr/dapr/cmd/injector github.com/dapr/dapr/cmd/operator
+$(K8S_BIN)/injector $(K8S_BIN)/operator &: dapr/runtime/go.mod dapr/runtime/go.sum
+	$(call k8s_build,the Dapr sidecar injector and operator,dapr/runtime,$(K8S_DAPR_CONTROL_BUILD))
 
-# k8s-node-tools: what a real node needs, for the spike in tools/k8s/node
-# (not part of k8s-tools or k8s-test): kubelet, kube-proxy and kubectl from
-# tools/k8s (one go build; about 100 s when the control plane is already
-# built), containerd 2.x with its runc shim and ctr from tools/k8s/containerd
-# (about 90 s). runc and the CNI plugins come from Debian (see NOTES.md).
+# k8s-node-tools: what a real node needs besides the control plane: the
+# kubelet and kube-proxy from tools/k8s (one go build; about 100 s when the
+# control plane is already built), containerd 2.x with its runc shim and ctr
+# from tools/k8s/containerd (about 90 s), the NetworkPolicy controller
+# (tools/k8s/netpol) and kubectl (bin/kubectl, one of `make tools`). runc and the CNI plugins come from Debian (k8s-node-deps).
 .PHONY: k8s-node-tools
-## k8s-node-tools: build kubelet, kube-proxy, kubectl and containerd 2.x into bin/k8s/ (real-node spike)
-k8s-node-tools: $(K8S_BIN)/.built-node $(K8S_BIN)/containerd
+## k8s-node-tools: build kubelet, kube-proxy, containerd 2.x and a NetworkPolicy controller into bin/k8s/ (a real node)
+k8s-node-tools: $(K8S_BIN)/.built-node $(K8S_BIN)/containerd $(K8S_BIN)/kubectl $(K8S_BIN)/kube-network-policies
 
-K8S_NODE_BUILD := -ldflags "$(K8S_LDFLAGS)" -o $(CURDIR)/$(K8S_BIN)/ \
-  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
+K8S_NODE_BUILD := -ldflags "$(K8S_LDFLAGS)" -o $(CURDIR)/$(K8S_BIN)/ k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 $(K8S_BIN)/.built-node: tools/k8s/go.mod tools/k8s/go.sum
-	$(call k8s_build,kubelet kube-proxy kubectl,tools/k8s,$(K8S_NODE_BUILD))
+	$(call k8s_build,kubelet kube-proxy,tools/k8s,$(K8S_NODE_BUILD))
 	@touch $@
+
+# kubectl, the cluster's version, for users (make k8s-up prints how) and for
+# the node, which finds it with its other binaries.
+bin/kubectl: tools/k8s/go.mod tools/k8s/go.sum
+	$(call k8s_build,kubectl,tools/k8s,-ldflags "$(K8S_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kubectl)
+$(K8S_BIN)/kubectl: bin/kubectl
+	@mkdir -p $(K8S_BIN)
+	ln -sf ../kubectl $@
+
+# The NetworkPolicy controller (sigs.k8s.io/kube-network-policies v0.8.0, the
+# one kindnet runs) with a main of our own that takes a kubeconfig
+# (tools/k8s/netpol; about 95 s cold).
+$(K8S_BIN)/kube-network-policies: export CGO_ENABLED := 0
+$(K8S_BIN)/kube-network-policies: tools/k8s/netpol/go.mod tools/k8s/netpol/go.sum tools/k8s/netpol/main.go
+	$(call k8s_build,kube-network-policies,tools/k8s/netpol,-o $(CURDIR)/$@ .)
 
 # no_btrfs: the btrfs snapshotter needs cgo and btrfs headers.
 CONTAINERD_VERSION := v2.4.2
@@ -102,20 +117,26 @@ K8S_IMAGE_LIBS := /lib/x86_64-linux-gnu/libc.so.6:lib/x86_64-linux-gnu/libc.so.6
   $(K8S_IMAGE_TOOLS)/passwd:etc/passwd /etc/ssl/certs/ca-certificates.crt:etc/ssl/certs/ca-certificates.crt
 
 ## k8s-node-images: images for the real node (pause, CoreDNS, Dapr's control plane and daprd) into bin/k8s/images
-k8s-node-images: $(K8S_IMAGES)/pause.tar $(K8S_IMAGES)/coredns.tar $(foreach b,$(K8S_DAPR_IMAGES),$(K8S_IMAGES)/dapr-$(b).tar)
+k8s-node-images: $(K8S_IMAGES)/pause.tar $(K8S_IMAGES)/coredns.tar $(K8S_IMAGES)/web.tar $(foreach b,$(K8S_DAPR_IMAGES),$(K8S_IMAGES)/dapr-$(b).tar)
 
 # imgtool writes docker-archive tarballs for `ctr images import`; pause is the
 # pod sandbox (tools/k8s/node/images). go build skips what is up to date.
-$(K8S_IMAGE_TOOLS)/imgtool $(K8S_IMAGE_TOOLS)/pause &: tools/k8s/node/images/go.mod tools/k8s/node/images/go.sum \
-  tools/k8s/node/images/imgtool/main.go tools/k8s/node/images/pause/main.go
+$(K8S_IMAGE_TOOLS)/imgtool $(K8S_IMAGE_TOOLS)/pause $(K8S_IMAGE_TOOLS)/web &: tools/k8s/node/images/go.mod tools/k8s/node/images/go.sum \
+  tools/k8s/node/images/imgtool/main.go tools/k8s/node/images/pause/main.go tools/k8s/node/images/web/main.go
 	@mkdir -p $(K8S_IMAGE_TOOLS)
-	cd tools/k8s/node/images && CGO_ENABLED=0 nice go build -o $(CURDIR)/$(K8S_IMAGE_TOOLS)/ ./imgtool ./pause
+	cd tools/k8s/node/images && CGO_ENABLED=0 nice go build -o $(CURDIR)/$(K8S_IMAGE_TOOLS)/ ./imgtool ./pause ./web
 	@printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >$(K8S_IMAGE_TOOLS)/passwd
 
 # containerd 2.4 pins this sandbox image; the node imports its own under that name.
 $(K8S_IMAGES)/pause.tar: $(K8S_IMAGE_TOOLS)/pause | $(K8S_IMAGE_TOOLS)/imgtool
 	@mkdir -p $(K8S_IMAGES)
 	$(K8S_IMAGE_TOOLS)/imgtool bin $< registry.k8s.io/pause:3.10.2 $@
+
+# web: a tiny HTTP server and client; the NetworkPolicy check's probe pods.
+$(K8S_IMAGES)/web.tar: $(K8S_IMAGE_TOOLS)/web | $(K8S_IMAGE_TOOLS)/imgtool
+	@mkdir -p $(K8S_IMAGES)
+	$(K8S_IMAGE_TOOLS)/imgtool bin $< $(K8S_WEB_IMAGE) $@
+K8S_WEB_IMAGE := bazaar.local/web:1
 
 $(K8S_IMAGES)/coredns.tar: $(K8S_BIN)/coredns | $(K8S_IMAGE_TOOLS)/imgtool
 	@mkdir -p $(K8S_IMAGES)
@@ -136,13 +157,6 @@ $(K8S_BIN)/coredns: export CGO_ENABLED := 0
 $(K8S_BIN)/coredns: tools/k8s/coredns/go.mod tools/k8s/coredns/go.sum
 	$(call k8s_build,CoreDNS,tools/k8s/coredns,-ldflags "-s -w" -o $(CURDIR)/$@ github.com/coredns/coredns)
 
-# Dapr's operator, from a copy of dapr/runtime's requirements (its go.sum
-# lacks what cmd/operator needs); its packages are mostly the injector's.
-K8S_OPERATOR_BUILD := -tags stablecomponents -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
-  -o $(CURDIR)/$(K8S_BIN)/operator github.com/dapr/dapr/cmd/operator
-$(K8S_BIN)/operator: tools/k8s/dapr-operator/go.mod tools/k8s/dapr-operator/go.sum
-	$(call k8s_build,the Dapr operator,tools/k8s/dapr-operator,$(K8S_OPERATOR_BUILD))
-
 # Debian's runc and CNI plugins (bridge, host-local, loopback).
 k8s-node-deps:
 	@missing=""; [ -x /usr/sbin/runc ] || missing="$$missing runc"; \
@@ -151,7 +165,27 @@ k8s-node-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
 ## k8s-e2e: Bazaar on a real one-node cluster built here: pods 2/2 with Dapr's sidecars, a checkout paid (needs root)
-k8s-e2e: k8s-tools k8s-node-tools k8s-node-images k8s-node-deps images bin/mailpit
+k8s-e2e: k8s-node
 	cd tools/k8s/test && BAZAAR_K8S_BIN=$(CURDIR)/$(K8S_BIN) BAZAAR_K8S_IMAGES=$(CURDIR)/$(K8S_IMAGES) \
-	  BAZAAR_DAPR_CHART=$$(go env GOMODCACHE)/github.com/dapr/dapr@v$(DAPR_VERSION)/charts/dapr \
-	  go test $(K8S_E2E_FLAGS) ./e2e
+	  BAZAAR_DAPR_CHART=$(DAPR_CHART) go test $(K8S_E2E_FLAGS) ./e2e
+
+# k8s-node: everything the real node and the shop on it need.
+.PHONY: k8s-node k8s-up k8s-down
+k8s-node: k8s-tools k8s-node-tools k8s-node-images k8s-node-deps images bin/mailpit
+DAPR_CHART = $$(go env GOMODCACHE)/github.com/dapr/dapr@v$(DAPR_VERSION)/charts/dapr
+
+# k8s-up and k8s-down: the same cluster and shop as k8s-e2e, left running
+# (tools/k8s/test/cmd/localnode; its state in bin/local-node, the node's in
+# /tmp/bazaar-node). One cluster at a time: stop it before make k8s-e2e.
+## k8s-up: start the real one-node cluster with the shop and leave it running; prints the shop's loopback URL and the kubeconfig (needs root)
+k8s-up: k8s-node bin/localnode
+	BAZAAR_DAPR_CHART=$(DAPR_CHART) bin/localnode up -root $(CURDIR) -state $(CURDIR)/bin/local-node
+
+## k8s-down: stop what make k8s-up started and remove all of it from the host
+k8s-down: bin/localnode
+	bin/localnode down -root $(CURDIR) -state $(CURDIR)/bin/local-node
+
+# go build checks what changed.
+.PHONY: bin/localnode
+bin/localnode:
+	cd tools/k8s/test && go build -o $(CURDIR)/$@ ./cmd/localnode

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,14 +19,16 @@ import (
 
 // hostState is what the host looked like before the node: teardown puts it
 // back and compares.
+// It is kept in the node's directory (host.json) for Sweep.
 type hostState struct {
-	ipForward, routeLocalnet string
-	paths                    map[string]bool // of hostPaths
-	netns                    []string
-	links                    []string
-	nftTables                []string
-	mounts                   map[string]bool
-	kubeRules                int
+	IPForward     string          `json:"ipForward"`
+	RouteLocalnet string          `json:"routeLocalnet"`
+	Paths         map[string]bool `json:"paths"` // of hostPaths
+	Netns         []string        `json:"netns"`
+	Links         []string        `json:"links"`
+	NftTables     []string        `json:"nftTables"`
+	Mounts        map[string]bool `json:"mounts"`
+	KubeRules     int             `json:"kubeRules"`
 }
 
 // hostPaths are written by the kubelet, containerd and libcni whatever their
@@ -33,22 +36,22 @@ type hostState struct {
 var hostPaths = []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni", "/run/containerd", "/run/netns"}
 
 // nodePorts are the loopback ports the node listens on.
-var nodePorts = []int{apiPort, etcdPort, etcdPeer, 10248, 10249, 10250, 10256, 10257, 10259}
+var nodePorts = []int{apiPort, etcdPort, etcdPeer, 10248, 10249, 10250, 10256, 10257, 10259, policyMetricsPort}
 
 func recordHost() *hostState {
 	h := &hostState{
-		ipForward:     sysctl("net.ipv4.ip_forward"),
-		routeLocalnet: sysctl("net.ipv4.conf.all.route_localnet"),
-		paths:         map[string]bool{},
-		netns:         dirNames("/run/netns"),
-		links:         links(),
-		nftTables:     nftTables(),
-		mounts:        mountSet(),
-		kubeRules:     len(kubeRules()),
+		IPForward:     sysctl("net.ipv4.ip_forward"),
+		RouteLocalnet: sysctl("net.ipv4.conf.all.route_localnet"),
+		Paths:         map[string]bool{},
+		Netns:         dirNames("/run/netns"),
+		Links:         links(),
+		NftTables:     nftTables(),
+		Mounts:        mountSet(),
+		KubeRules:     len(kubeRules()),
 	}
 	for _, p := range hostPaths {
 		if _, err := os.Stat(p); err == nil {
-			h.paths[p] = true
+			h.Paths[p] = true
 		}
 	}
 	return h
@@ -341,6 +344,49 @@ func (n *Node) teardown() {
 	if p, ok := n.byName["containerd"]; ok {
 		p.stop(10 * time.Second)
 	}
+	n.cleanHost(begin)
+}
+
+// Sweep removes what a node in dir left on the host when the process that
+// started it ended before its teardown (killed): it kills the node's
+// processes (those it started, from dir/pids, and any naming dir or bin or
+// in a pod's cgroup), then cleans the host as teardown does, back to the
+// state recorded at the start (dir/host.json). It fails t with what remains.
+func Sweep(t kit.T, dir, bin string) {
+	begin := time.Now()
+	n := &Node{t: t, Dir: dir, Bin: bin, byName: map[string]*proc{}, containerd: filepath.Join(dir, "containerd/containerd.sock"),
+		extraPorts: []int{redisPort, postgresPort, smtpPort}}
+	if b, err := os.ReadFile(filepath.Join(dir, "host.json")); err == nil {
+		if err := json.Unmarshal(b, &n.baseline); err != nil {
+			t.Errorf("%s: %v", filepath.Join(dir, "host.json"), err)
+		}
+	} else {
+		t.Logf("no record of the host before the node (%v): sysctls and paths stay as they are", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "pids")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) == 2 {
+				if pid, err := strconv.Atoi(f[1]); err == nil && pid > 1 {
+					_ = syscall.Kill(-pid, syscall.SIGKILL) // its process group
+				}
+			}
+		}
+	}
+	for range 3 {
+		for _, p := range n.nodeProcesses() {
+			if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	n.cleanHost(begin)
+}
+
+// cleanHost removes what the node's processes leave behind once they are
+// stopped, restores the sysctls, and fails the test with whatever is left.
+func (n *Node) cleanHost(begin time.Time) {
+	t := n.t
 	// Shims run in their own sessions.
 	for _, pid := range n.shims() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -353,7 +399,7 @@ func (n *Node) teardown() {
 	}
 	cleanIptables()
 	if n.baseline != nil {
-		deleteNewEmptyNftTables(n.baseline.nftTables)
+		deleteNewEmptyNftTables(n.baseline.NftTables)
 	}
 	for _, m := range mountsUnder(n.Dir) {
 		if err := syscall.Unmount(m, 0); err != nil {
@@ -368,12 +414,12 @@ func (n *Node) teardown() {
 	}
 	if n.baseline != nil {
 		for _, p := range hostPaths {
-			if !n.baseline.paths[p] {
+			if !n.baseline.Paths[p] {
 				_ = os.RemoveAll(p)
 			}
 		}
-		_ = setSysctl("net.ipv4.ip_forward", n.baseline.ipForward)
-		_ = setSysctl("net.ipv4.conf.all.route_localnet", n.baseline.routeLocalnet)
+		_ = setSysctl("net.ipv4.ip_forward", n.baseline.IPForward)
+		_ = setSysctl("net.ipv4.conf.all.route_localnet", n.baseline.RouteLocalnet)
 	}
 	left := n.leftovers()
 	if len(left) > 0 {
@@ -409,25 +455,25 @@ func (n *Node) leftovers() []string {
 		return left
 	}
 	for m := range mountSet() {
-		if !b.mounts[m] {
+		if !b.Mounts[m] {
 			add("mount %s", m)
 		}
 	}
 	for _, ns := range dirNames("/run/netns") {
-		if !slices.Contains(b.netns, ns) {
+		if !slices.Contains(b.Netns, ns) {
 			add("network namespace /run/netns/%s", ns)
 		}
 	}
 	for _, l := range links() {
-		if !slices.Contains(b.links, l) {
+		if !slices.Contains(b.Links, l) {
 			add("link %s", l)
 		}
 	}
-	if rules := kubeRules(); len(rules) > b.kubeRules {
-		add("%d iptables lines naming KUBE-*/CNI-* (%d before), e.g. %s", len(rules), b.kubeRules, rules[0])
+	if rules := kubeRules(); len(rules) > b.KubeRules {
+		add("%d iptables lines naming KUBE-*/CNI-* (%d before), e.g. %s", len(rules), b.KubeRules, rules[0])
 	}
 	for _, tbl := range nftTables() {
-		if !slices.Contains(b.nftTables, tbl) {
+		if !slices.Contains(b.NftTables, tbl) {
 			add("nf_tables %s", tbl)
 		}
 	}
@@ -436,15 +482,15 @@ func (n *Node) leftovers() []string {
 		add("cgroup %s", d)
 	}
 	for _, p := range hostPaths {
-		if _, err := os.Stat(p); err == nil && !b.paths[p] {
+		if _, err := os.Stat(p); err == nil && !b.Paths[p] {
 			add("path %s", p)
 		}
 	}
-	if v := sysctl("net.ipv4.ip_forward"); v != b.ipForward {
-		add("net.ipv4.ip_forward = %s (was %s)", v, b.ipForward)
+	if v := sysctl("net.ipv4.ip_forward"); v != b.IPForward {
+		add("net.ipv4.ip_forward = %s (was %s)", v, b.IPForward)
 	}
-	if v := sysctl("net.ipv4.conf.all.route_localnet"); v != b.routeLocalnet {
-		add("net.ipv4.conf.all.route_localnet = %s (was %s)", v, b.routeLocalnet)
+	if v := sysctl("net.ipv4.conf.all.route_localnet"); v != b.RouteLocalnet {
+		add("net.ipv4.conf.all.route_localnet = %s (was %s)", v, b.RouteLocalnet)
 	}
 	for _, port := range listeners(append(slices.Clone(nodePorts), n.extraPorts...)) {
 		add("a listener on port %d", port)

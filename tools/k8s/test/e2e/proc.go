@@ -45,6 +45,11 @@ func (n *Node) startCmd(name string, cmd *exec.Cmd, env []string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	// For Sweep, if this process ends before its teardown.
+	if f, err := os.OpenFile(filepath.Join(n.Dir, "pids"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		fmt.Fprintf(f, "%s %d\n", name, cmd.Process.Pid)
+		f.Close()
+	}
 	p := &proc{name: name, cmd: cmd, log: logFile, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	n.procs = append(n.procs, p)

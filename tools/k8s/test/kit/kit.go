@@ -19,13 +19,25 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
+// T is what the kit and package e2e need of a test. A *testing.T has it;
+// so does the command behind `make k8s-up` (cmd/localnode), which starts
+// the same cluster outside a test.
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+}
+
 // CA is a cluster's certificate authority, and the files it signs, in Dir.
 type CA struct {
-	t    testing.TB
+	t    T
 	Dir  string
 	PEM  []byte // the CA's certificate
 	cert *x509.Certificate
@@ -33,7 +45,7 @@ type CA struct {
 }
 
 // NewCA makes a CA named cn, writing ca.crt and ca.key into dir.
-func NewCA(t testing.TB, dir, cn string) *CA {
+func NewCA(t T, dir, cn string) *CA {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +140,7 @@ current-context: %[1]s
 }
 
 // MustKey makes a P-256 key.
-func MustKey(t testing.TB) *ecdsa.PrivateKey {
+func MustKey(t T) *ecdsa.PrivateKey {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +149,7 @@ func MustKey(t testing.TB) *ecdsa.PrivateKey {
 }
 
 // WriteFile writes a file only its owner reads.
-func WriteFile(t testing.TB, path string, data []byte) {
+func WriteFile(t T, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +193,7 @@ func Informational(line string) bool {
 }
 
 // WaitFor polls cond every 250 ms until it holds, fails or timeout passes.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+func WaitFor(t T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var lastErr error

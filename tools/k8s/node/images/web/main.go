@@ -1,4 +1,5 @@
-// web: a tiny HTTP server for the spike pod; also a client for checks
+// web: a tiny HTTP server; also a client for checks from inside a pod (the
+// NetworkPolicy probes of tools/k8s/test/e2e run `web get URL`) or
 // run with kubectl exec (the image has no shell):
 //
 //	web              serve on :8080 (or $PORT)
