@@ -62,7 +62,8 @@ $(K8S_BIN)/injector $(K8S_BIN)/operator &: dapr/runtime/go.mod dapr/runtime/go.s
 # kubelet and kube-proxy from tools/k8s (one go build; about 100 s when the
 # control plane is already built), containerd 2.x with its runc shim and ctr
 # from tools/k8s/containerd (about 90 s), the NetworkPolicy controller
-# (tools/k8s/netpol) and kubectl (bin/kubectl, one of `make tools`). runc and the CNI plugins come from Debian (k8s-node-deps).
+# (tools/k8s/netpol) and kubectl (bin/kubectl, one of `make tools`). runc
+# and the CNI plugins come from Debian (k8s-node-deps).
 .PHONY: k8s-node-tools
 ## k8s-node-tools: build kubelet, kube-proxy, containerd 2.x and a NetworkPolicy controller into bin/k8s/ (a real node)
 k8s-node-tools: $(K8S_BIN)/.built-node $(K8S_BIN)/containerd $(K8S_BIN)/kubectl $(K8S_BIN)/kube-network-policies
