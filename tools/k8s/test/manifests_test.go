@@ -10,13 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
 )
 
 // loadManifests reads the objects under dir: the build of its
@@ -99,15 +98,6 @@ func decodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
 // dapr_sidecar_injector.sidecarDropALLCapabilities=true`), its Raft groups'
 // volumes claimed from testdata/volumes.yaml.
 func renderDaprChart(t *testing.T, dir string) []*unstructured.Unstructured {
-	chrt, err := loader.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	install.ClientOnly, install.DryRun = true, true
-	install.ReleaseName, install.Namespace = "dapr", daprNamespace
-	install.SkipCRDs = true // applied first, from the chart's crds/
-	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
 	values := map[string]any{
 		"global":                map[string]any{"tag": "1.18.0", "ha": map[string]any{"enabled": true}},
 		"dapr_sidecar_injector": map[string]any{"sidecarDropALLCapabilities": true},
@@ -116,11 +106,11 @@ func renderDaprChart(t *testing.T, dir string) []*unstructured.Unstructured {
 		// the test's volumes hold 1Gi.
 		"dapr_scheduler": map[string]any{"cluster": map[string]any{"storageClassName": "k8s-test", "storageSize": "1Gi"}},
 	}
-	rel, err := install.Run(chrt, values)
+	manifest, err := kit.RenderDaprChart(dir, daprNamespace, values)
 	if err != nil {
 		t.Fatalf("render Dapr's chart: %v", err)
 	}
-	objs, err := decodeYAML([]byte(rel.Manifest))
+	objs, err := decodeYAML([]byte(manifest))
 	if err != nil {
 		t.Fatalf("Dapr's chart: %v", err)
 	}

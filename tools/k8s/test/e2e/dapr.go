@@ -7,9 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bazaar-shop/bazaar/tools/k8s/test/kit"
@@ -45,21 +42,12 @@ func (n *Node) InstallDapr(chartDir string) {
 	t := n.t
 	t.Helper()
 	begin := time.Now()
-	chrt, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	install.ClientOnly, install.DryRun = true, true
-	install.ReleaseName, install.Namespace = "dapr", DaprNamespace
-	install.SkipCRDs = true // applied first, from the chart's crds/
-	install.KubeVersion = &chartutil.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
-	rel, err := install.Run(chrt, DaprValues())
+	manifest, err := kit.RenderDaprChart(chartDir, DaprNamespace, DaprValues())
 	if err != nil {
 		t.Fatalf("render Dapr's chart: %v", err)
 	}
 	rendered := filepath.Join(n.Dir, "dapr-chart.yaml")
-	kit.WriteFile(t, rendered, []byte(rel.Manifest))
+	kit.WriteFile(t, rendered, []byte(manifest))
 
 	n.MustKubectl("apply", "--server-side", "-f", filepath.Join(chartDir, "crds"))
 	n.MustKubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
